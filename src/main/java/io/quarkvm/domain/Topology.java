@@ -25,10 +25,12 @@ public record Topology(int sockets, int dies, int cores, int threads) {
         }
     }
 
-    private static void requireCount(String field, int count) {
+    /** A count of sockets, dies, cores, threads or vCPUs: 1 .. {@link #MAX_VCPUS}. */
+    public static int requireCount(String field, long count) {
         if (count < 1 || count > MAX_VCPUS) {
             throw new InvalidSpecificationException(field, field + " must be between 1 and " + MAX_VCPUS + ", was " + count);
         }
+        return (int) count;
     }
 
     public int maxVcpus() {

@@ -16,10 +16,6 @@ public final class VcpuPlugRules {
 
     /** The identities of the first {@code vcpus} slots in topology order, as cpu_index 0 .. vcpus-1. */
     public static List<VcpuIdentity> bootIdentities(Topology topology, VpIndexPolicy policy, int vcpus) {
-        if (vcpus < 1 || vcpus > topology.maxVcpus()) {
-            throw new InvalidSpecificationException("vcpus",
-                    "vcpus must be between 1 and maxVcpus (" + topology.maxVcpus() + "), was " + vcpus);
-        }
         List<VcpuIdentity> identities = new ArrayList<>(vcpus);
         for (int cpuIndex = 0; cpuIndex < vcpus; cpuIndex++) {
             identities.add(VcpuIdentity.assign(topology, policy, topology.slotAt(cpuIndex), cpuIndex));

@@ -1,0 +1,28 @@
+package io.quarkvm.domain;
+
+import java.util.Arrays;
+
+/** The guest programs the service can load; an unmodified OS kernel does not boot on the PVM hosts we run on. */
+public enum GuestKind {
+    /** Reads its VP index and APIC IDs on every vCPU, reports them, then heartbeats and re-checks them. */
+    PROBE("probe");
+
+    private final String kindName;
+
+    GuestKind(String kindName) {
+        this.kindName = kindName;
+    }
+
+    public String kindName() {
+        return kindName;
+    }
+
+    public static GuestKind resolve(String name) {
+        if (name == null) {
+            return PROBE;
+        }
+        return Arrays.stream(values()).filter(k -> k.kindName.equals(name)).findFirst()
+                .orElseThrow(() -> new InvalidSpecificationException("guest.kind", "unknown guest kind '" + name
+                        + "'; known: " + Arrays.stream(values()).map(GuestKind::kindName).toList()));
+    }
+}

@@ -1,0 +1,6 @@
+package io.quarkvm.domain;
+
+/** What a node observes of a VM. */
+public enum VmPhase {
+    STOPPED, STARTING, RUNNING, PAUSED, STOPPING, CRASHED
+}

@@ -1,0 +1,40 @@
+package io.quarkvm.persistence;
+
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+import jakarta.persistence.Version;
+
+import java.time.Instant;
+
+/** A service instance: what its kernel can do (probed once at start), where it answers, its last heartbeat. */
+@Entity
+@Table(name = "node")
+public class NodeEntity extends PanacheEntityBase {
+
+    @Id
+    public String name;
+
+    public String url;
+
+    public String provider;
+
+    /** The probed capabilities as JSON, kept whole so a new capability needs no migration. */
+    public String capabilities;
+
+    @Column(name = "can_run_vms")
+    public boolean canRunVms;
+
+    public String reason;
+
+    @Column(name = "started_at")
+    public Instant startedAt;
+
+    @Column(name = "last_heartbeat")
+    public Instant lastHeartbeat;
+
+    @Version
+    public long version;
+}

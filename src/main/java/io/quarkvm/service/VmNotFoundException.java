@@ -1,0 +1,9 @@
+package io.quarkvm.service;
+
+import java.util.UUID;
+
+public class VmNotFoundException extends RuntimeException {
+    public VmNotFoundException(UUID id) {
+        super("no VM with id " + id);
+    }
+}

@@ -1,0 +1,203 @@
+package io.quarkvm.service;
+
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.panache.common.Page;
+import io.quarkus.panache.common.Sort;
+import io.quarkvm.domain.ConflictException;
+import io.quarkvm.domain.DesiredState;
+import io.quarkvm.domain.InvalidSpecificationException;
+import io.quarkvm.domain.PluggedVcpu;
+import io.quarkvm.domain.Slot;
+import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VcpuPlugRules;
+import io.quarkvm.domain.VmPhase;
+import io.quarkvm.domain.VmSpecification;
+import io.quarkvm.persistence.VcpuEntity;
+import io.quarkvm.persistence.VmEntity;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.persistence.OptimisticLockException;
+import org.hibernate.Hibernate;
+import org.hibernate.exception.ConstraintViolationException;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * The use cases on VMs. Each runs in its own transaction and returns the VM as committed (its vCPUs loaded), so a
+ * caller never sees a state the database does not hold. Concurrent changes to one VM are serialised by its
+ * version: with an If-Match the loser gets 412; without one the change is retried on the current version.
+ */
+@ApplicationScoped
+public class VmService {
+
+    private static final int MAX_ATTEMPTS = 5;
+
+    public VmEntity create(VmSpecification spec) {
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> {
+                if (VmEntity.findByName(spec.name()).isPresent()) {
+                    throw duplicateName(spec.name());
+                }
+                VmEntity vm = new VmEntity();
+                vm.id = UUID.randomUUID();
+                vm.name = spec.name();
+                vm.machineType = spec.machineType().typeName();
+                vm.vpIndexPolicy = spec.machineType().vpIndexPolicy();
+                vm.sockets = spec.topology().sockets();
+                vm.dies = spec.topology().dies();
+                vm.cores = spec.topology().cores();
+                vm.threads = spec.topology().threads();
+                vm.memoryMib = spec.memoryMiB();
+                vm.hypervVpIndex = spec.hypervVpIndex();
+                vm.guestKind = spec.guestKind().kindName();
+                vm.desiredState = DesiredState.STOPPED;
+                vm.phase = VmPhase.STOPPED;
+                vm.createdAt = Instant.now();
+                vm.updatedAt = vm.createdAt;
+                for (VcpuIdentity identity : VcpuPlugRules.bootIdentities(spec.topology(), vm.vpIndexPolicy, spec.vcpus())) {
+                    vm.vcpus.add(VcpuEntity.firstPlugged(vm, identity));
+                }
+                vm.persistAndFlush();
+                return vm;
+            });
+        } catch (RuntimeException e) {
+            if (isUniqueViolation(e, "vm_name_key")) {
+                throw duplicateName(spec.name());
+            }
+            throw e;
+        }
+    }
+
+    public VmPage list(int page, int size) {
+        if (page < 0) {
+            throw new InvalidSpecificationException("page", "page must be 0 or more, was " + page);
+        }
+        if (size < 1 || size > VmPage.MAX_SIZE) {
+            throw new InvalidSpecificationException("size", "size must be between 1 and " + VmPage.MAX_SIZE + ", was " + size);
+        }
+        return QuarkusTransaction.requiringNew().call(() -> {
+            var query = VmEntity.<VmEntity>findAll(Sort.by("createdAt").and("id")).page(Page.of(page, size));
+            List<VmEntity> items = query.list();
+            items.forEach(vm -> Hibernate.initialize(vm.vcpus));
+            return new VmPage(items, query.count(), page, size);
+        });
+    }
+
+    public VmEntity get(UUID id) {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = require(id);
+            Hibernate.initialize(vm.vcpus);
+            return vm;
+        });
+    }
+
+    public void delete(UUID id, ExpectedVersion expected) {
+        retryOnConcurrentChange(expected, () -> QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = require(id);
+            expected.check(vm.version);
+            if (vm.phase != VmPhase.STOPPED && vm.phase != VmPhase.CRASHED || vm.desiredState != DesiredState.STOPPED) {
+                throw new ConflictException("VM " + vm.name + " is " + vm.phase + " (desired " + vm.desiredState
+                        + "); stop it before deleting it");
+            }
+            vm.delete();
+            VmEntity.flush();
+            return null;
+        }));
+    }
+
+    /** Plugs a slot: a slot plugged before gets its old identity back, a new one the next cpu_index. */
+    public VmEntity plug(UUID id, Slot slot, ExpectedVersion expected) {
+        return change(id, expected, vm -> {
+            List<PluggedVcpu> known = vm.pluggedVcpus();
+            VcpuIdentity identity = VcpuPlugRules.identityToPlug(vm.topology(), vm.vpIndexPolicy, known, slot);
+            Optional<VcpuEntity> previous = vm.vcpuWithApicId(identity.apicId());
+            if (previous.isPresent()) {
+                previous.get().plugged = true;
+            } else {
+                vm.vcpus.add(VcpuEntity.firstPlugged(vm, identity));
+            }
+            return true;
+        });
+    }
+
+    /** Unplugs the vCPU with this APIC ID; its identity stays reserved for a replug of the same slot. */
+    public VmEntity unplug(UUID id, int apicId, ExpectedVersion expected) {
+        return change(id, expected, vm -> {
+            PluggedVcpu vcpu = VcpuPlugRules.vcpuToUnplug(vm.pluggedVcpus(), apicId)
+                    .orElseThrow(() -> new VcpuNotFoundException(id, apicId));
+            if (!vcpu.plugged()) {
+                return false;
+            }
+            vm.vcpuWithApicId(apicId).orElseThrow().plugged = false;
+            return true;
+        });
+    }
+
+    /**
+     * Applies {@code mutation} to the current VM in one transaction; when it reports a change the VM's version
+     * moves on (updated_at dirties the row, and Hibernate bumps {@code version} with it).
+     */
+    private VmEntity change(UUID id, ExpectedVersion expected, Predicate<VmEntity> mutation) {
+        return retryOnConcurrentChange(expected, () -> QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = require(id);
+            expected.check(vm.version);
+            if (mutation.test(vm)) {
+                vm.updatedAt = Instant.now();
+                VmEntity.flush();
+            }
+            Hibernate.initialize(vm.vcpus);
+            return vm;
+        }));
+    }
+
+    private static <T> T retryOnConcurrentChange(ExpectedVersion expected, java.util.function.Supplier<T> attempt) {
+        for (int attemptNumber = 1; ; attemptNumber++) {
+            try {
+                return attempt.get();
+            } catch (RuntimeException e) {
+                boolean lostRace = causedBy(e, OptimisticLockException.class)
+                        || causedBy(e, org.hibernate.StaleStateException.class)
+                        || isUniqueViolation(e, "vcpu_");
+                if (!lostRace) {
+                    throw e;
+                }
+                if (!expected.isAny()) {
+                    throw new StaleVersionException(expected.version().getAsLong());
+                }
+                if (attemptNumber == MAX_ATTEMPTS) {
+                    throw new ConflictException("the VM kept changing concurrently; try again");
+                }
+            }
+        }
+    }
+
+    private static VmEntity require(UUID id) {
+        return VmEntity.<VmEntity>findByIdOptional(id).orElseThrow(() -> new VmNotFoundException(id));
+    }
+
+    private static ConflictException duplicateName(String name) {
+        return new ConflictException("a VM named '" + name + "' already exists");
+    }
+
+    private static boolean isUniqueViolation(Throwable e, String constraintPrefix) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ConstraintViolationException violation && violation.getConstraintName() != null
+                    && violation.getConstraintName().startsWith(constraintPrefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
