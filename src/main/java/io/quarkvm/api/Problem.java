@@ -11,10 +11,10 @@ public record Problem(String type, String title, int status, String detail, Stri
     public static final String MEDIA_TYPE = "application/problem+json";
     private static final String TYPE_BASE = "https://quarkvm.io/problems/";
 
-    public static Response response(Response.Status status, String typeSlug, String title, String detail, String field) {
+    public static Response response(int status, String typeSlug, String title, String detail, String field) {
         return Response.status(status)
                 .type(MediaType.valueOf(MEDIA_TYPE))
-                .entity(new Problem(TYPE_BASE + typeSlug, title, status.getStatusCode(), detail, field))
+                .entity(new Problem(TYPE_BASE + typeSlug, title, status, detail, field))
                 .build();
     }
 }

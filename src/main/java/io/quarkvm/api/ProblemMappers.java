@@ -2,6 +2,7 @@ package io.quarkvm.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.quarkvm.domain.ConflictException;
 import io.quarkvm.domain.InvalidSpecificationException;
@@ -20,74 +21,88 @@ import java.util.stream.Collectors;
 public class ProblemMappers {
 
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+    /** RFC 9110 §15.5.21; jakarta.ws.rs.core.Response.Status has no constant for it. */
+    private static final int UNPROCESSABLE_CONTENT = 422;
 
     @ServerExceptionMapper
     public Response invalid(InvalidSpecificationException e) {
-        return Problem.response(Response.Status.fromStatusCode(422), "invalid-value", "Invalid value", e.getMessage(), e.field());
+        return Problem.response(UNPROCESSABLE_CONTENT, "invalid-value", "Invalid value", e.getMessage(), e.field());
     }
 
     @ServerExceptionMapper
     public Response conflict(ConflictException e) {
-        return Problem.response(Response.Status.CONFLICT, "conflict", "Conflict", e.getMessage(), null);
+        return Problem.response(409, "conflict", "Conflict", e.getMessage(), null);
     }
 
     @ServerExceptionMapper
     public Response vmNotFound(VmNotFoundException e) {
-        return Problem.response(Response.Status.NOT_FOUND, "not-found", "Not found", e.getMessage(), null);
+        return Problem.response(404, "not-found", "Not found", e.getMessage(), null);
     }
 
     @ServerExceptionMapper
     public Response vcpuNotFound(VcpuNotFoundException e) {
-        return Problem.response(Response.Status.NOT_FOUND, "not-found", "Not found", e.getMessage(), "apicId");
+        return Problem.response(404, "not-found", "Not found", e.getMessage(), "apicId");
     }
 
     @ServerExceptionMapper
     public Response stale(StaleVersionException e) {
-        return Problem.response(Response.Status.PRECONDITION_FAILED, "stale-version", "Precondition failed",
+        return Problem.response(412, "stale-version", "Precondition failed",
                 e.getMessage(), "If-Match");
     }
 
     @ServerExceptionMapper
     public Response badRequest(BadRequestException e) {
-        return Problem.response(Response.Status.BAD_REQUEST, "bad-request", "Bad request", e.getMessage(), e.field());
+        return Problem.response(400, "bad-request", "Bad request", e.getMessage(), e.field());
     }
 
     @ServerExceptionMapper
     public Response unrecognizedField(UnrecognizedPropertyException e) {
-        return Problem.response(Response.Status.BAD_REQUEST, "unknown-field", "Unknown field",
+        return Problem.response(400, "unknown-field", "Unknown field",
                 "unknown field '" + e.getPropertyName() + "'", path(e));
+    }
+
+    /** Declared for the subtype too, or Quarkus's own mapper (an empty 400) would win for a wrong value type. */
+    @ServerExceptionMapper
+    public Response mismatchedJson(MismatchedInputException e) {
+        return unreadableJson(e);
     }
 
     @ServerExceptionMapper
     public Response unreadableJson(JsonMappingException e) {
-        return Problem.response(Response.Status.BAD_REQUEST, "malformed-json", "Malformed JSON",
+        return Problem.response(400, "malformed-json", "Malformed JSON",
                 e.getOriginalMessage(), path(e));
     }
 
     @ServerExceptionMapper
     public Response malformedJson(JsonProcessingException e) {
-        return Problem.response(Response.Status.BAD_REQUEST, "malformed-json", "Malformed JSON",
+        return Problem.response(400, "malformed-json", "Malformed JSON",
                 e.getOriginalMessage(), null);
     }
 
     @ServerExceptionMapper
     public Response notFound(NotFoundException e) {
-        return Problem.response(Response.Status.NOT_FOUND, "not-found", "Not found", e.getMessage(), null);
+        return Problem.response(404, "not-found", "Not found", e.getMessage(), null);
     }
 
+    /** The JSON reader wraps what Jackson said in a plain 400; unwrap it so the client learns what was wrong. */
     @ServerExceptionMapper
     public Response http(WebApplicationException e) {
-        Response.Status status = Response.Status.fromStatusCode(e.getResponse().getStatus());
-        if (status == null) {
-            status = Response.Status.INTERNAL_SERVER_ERROR;
+        if (e.getCause() instanceof JsonMappingException mapping) {
+            return unreadableJson(mapping);
         }
-        return Problem.response(status, "http-" + status.getStatusCode(), status.getReasonPhrase(), e.getMessage(), null);
+        if (e.getCause() instanceof JsonProcessingException parsing) {
+            return malformedJson(parsing);
+        }
+        int status = e.getResponse().getStatus();
+        Response.StatusType reason = Response.Status.fromStatusCode(status);
+        return Problem.response(status, "http-" + status, reason == null ? "HTTP " + status : reason.getReasonPhrase(),
+                e.getMessage(), null);
     }
 
     @ServerExceptionMapper
     public Response unexpected(RuntimeException e) {
         LOG.error("unexpected failure", e);
-        return Problem.response(Response.Status.INTERNAL_SERVER_ERROR, "internal", "Internal error",
+        return Problem.response(500, "internal", "Internal error",
                 e.getClass().getSimpleName() + ": " + e.getMessage(), null);
     }
 

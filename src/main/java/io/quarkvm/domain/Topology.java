@@ -115,10 +115,20 @@ public record Topology(int sockets, int dies, int cores, int threads) {
     }
 
     /**
-     * True when the APIC IDs are exactly 0 .. maxVcpus-1: every level below the socket has a power-of-two count
-     * (the socket field is the topmost, so any socket count leaves no hole).
+     * True when the APIC IDs are exactly 0 .. maxVcpus-1: every level below the topmost one with more than one
+     * member has a power-of-two count (the topmost field is the last, so its count leaves no hole).
      */
     public boolean hasDenseApicIds() {
-        return Integer.bitCount(dies) == 1 && Integer.bitCount(cores) == 1 && Integer.bitCount(threads) == 1;
+        int[] lowToHigh = {threads, cores, dies, sockets};
+        int topmost = lowToHigh.length - 1;
+        while (topmost > 0 && lowToHigh[topmost] == 1) {
+            topmost--;
+        }
+        for (int level = 0; level < topmost; level++) {
+            if (Integer.bitCount(lowToHigh[level]) != 1) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -15,7 +15,7 @@ import io.quarkvm.domain.VmSpecification;
 import io.quarkvm.persistence.VcpuEntity;
 import io.quarkvm.persistence.VmEntity;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.persistence.OptimisticLockException;
+import jakarta.persistence.LockModeType;
 import org.hibernate.Hibernate;
 import org.hibernate.exception.ConstraintViolationException;
 
@@ -27,13 +27,12 @@ import java.util.function.Predicate;
 
 /**
  * The use cases on VMs. Each runs in its own transaction and returns the VM as committed (its vCPUs loaded), so a
- * caller never sees a state the database does not hold. Concurrent changes to one VM are serialised by its
- * version: with an If-Match the loser gets 412; without one the change is retried on the current version.
+ * caller never sees a state the database does not hold. A change locks the VM's row first (SELECT ... FOR UPDATE),
+ * so concurrent changes to one VM, from any node, run one after the other; each then checks the client's If-Match
+ * against the version it found, and bumps the version when it changed something.
  */
 @ApplicationScoped
 public class VmService {
-
-    private static final int MAX_ATTEMPTS = 5;
 
     public VmEntity create(VmSpecification spec) {
         try {
@@ -95,17 +94,15 @@ public class VmService {
     }
 
     public void delete(UUID id, ExpectedVersion expected) {
-        retryOnConcurrentChange(expected, () -> QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity vm = require(id);
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = requireLocked(id);
             expected.check(vm.version);
             if (vm.phase != VmPhase.STOPPED && vm.phase != VmPhase.CRASHED || vm.desiredState != DesiredState.STOPPED) {
                 throw new ConflictException("VM " + vm.name + " is " + vm.phase + " (desired " + vm.desiredState
                         + "); stop it before deleting it");
             }
             vm.delete();
-            VmEntity.flush();
-            return null;
-        }));
+        });
     }
 
     /** Plugs a slot: a slot plugged before gets its old identity back, a new one the next cpu_index. */
@@ -141,8 +138,8 @@ public class VmService {
      * moves on (updated_at dirties the row, and Hibernate bumps {@code version} with it).
      */
     private VmEntity change(UUID id, ExpectedVersion expected, Predicate<VmEntity> mutation) {
-        return retryOnConcurrentChange(expected, () -> QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity vm = require(id);
+        return QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = requireLocked(id);
             expected.check(vm.version);
             if (mutation.test(vm)) {
                 vm.updatedAt = Instant.now();
@@ -150,32 +147,16 @@ public class VmService {
             }
             Hibernate.initialize(vm.vcpus);
             return vm;
-        }));
-    }
-
-    private static <T> T retryOnConcurrentChange(ExpectedVersion expected, java.util.function.Supplier<T> attempt) {
-        for (int attemptNumber = 1; ; attemptNumber++) {
-            try {
-                return attempt.get();
-            } catch (RuntimeException e) {
-                boolean lostRace = causedBy(e, OptimisticLockException.class)
-                        || causedBy(e, org.hibernate.StaleStateException.class)
-                        || isUniqueViolation(e, "vcpu_");
-                if (!lostRace) {
-                    throw e;
-                }
-                if (!expected.isAny()) {
-                    throw new StaleVersionException(expected.version().getAsLong());
-                }
-                if (attemptNumber == MAX_ATTEMPTS) {
-                    throw new ConflictException("the VM kept changing concurrently; try again");
-                }
-            }
-        }
+        });
     }
 
     private static VmEntity require(UUID id) {
         return VmEntity.<VmEntity>findByIdOptional(id).orElseThrow(() -> new VmNotFoundException(id));
+    }
+
+    private static VmEntity requireLocked(UUID id) {
+        return VmEntity.<VmEntity>findByIdOptional(id, LockModeType.PESSIMISTIC_WRITE)
+                .orElseThrow(() -> new VmNotFoundException(id));
     }
 
     private static ConflictException duplicateName(String name) {
@@ -186,15 +167,6 @@ public class VmService {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ConstraintViolationException violation && violation.getConstraintName() != null
                     && violation.getConstraintName().startsWith(constraintPrefix)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (type.isInstance(t)) {
                 return true;
             }
         }
