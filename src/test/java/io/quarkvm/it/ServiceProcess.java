@@ -1,0 +1,116 @@
+package io.quarkvm.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The packaged service (target/quarkus-app/quarkus-run.jar) as a separate process, started exactly as README.md
+ * says, so a test can stop it gracefully or SIGKILL it and start it again on the same data directory.
+ */
+final class ServiceProcess implements AutoCloseable {
+
+    private final Path dataDir;
+    private final int httpPort;
+    private final int databasePort;
+    private final Map<String, String> extraProperties;
+    private Process process;
+    private Path log;
+
+    ServiceProcess(Path dataDir, Map<String, String> extraProperties) {
+        this.dataDir = dataDir;
+        this.httpPort = freePort();
+        this.databasePort = freePort();
+        this.extraProperties = extraProperties;
+    }
+
+    String baseUri() {
+        return "http://localhost:" + httpPort;
+    }
+
+    Path dataDir() {
+        return dataDir;
+    }
+
+    ServiceProcess start() throws IOException, InterruptedException {
+        String jar = System.getProperty("quarkvm.jar", "target/quarkus-app/quarkus-run.jar");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dquarkvm.data-dir=" + dataDir, "-Dquarkvm.embedded-db.port=" + databasePort,
+                "-Dquarkus.http.port=" + httpPort));
+        extraProperties.forEach((key, value) -> command.add("-D" + key + "=" + value));
+        command.addAll(List.of("-jar", jar));
+        log = Files.createTempFile(dataDir.getParent(), "service-", ".log");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
+        process = builder.start();
+        awaitReady(Duration.ofSeconds(90));
+        return this;
+    }
+
+    private void awaitReady(Duration timeout) throws IOException, InterruptedException {
+        HttpClient client = HttpClient.newHttpClient();
+        Instant deadline = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("the service exited with " + process.exitValue() + ":\n" + Files.readString(log));
+            }
+            try {
+                var response = client.send(HttpRequest.newBuilder(URI.create(baseUri() + "/q/health/ready")).build(),
+                        HttpResponse.BodyHandlers.discarding());
+                if (response.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        throw new IllegalStateException("the service was not ready within " + timeout + ":\n" + Files.readString(log));
+    }
+
+    /** SIGTERM: what systemd or Kubernetes sends; the service shuts down in order. */
+    int stopGracefully() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the service did not stop within 60 s of SIGTERM");
+        }
+        return process.exitValue();
+    }
+
+    /** SIGKILL: the process gets no chance to clean up. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    String log() throws IOException {
+        return Files.readString(log);
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (process != null && process.isAlive()) {
+            stopGracefully();
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
