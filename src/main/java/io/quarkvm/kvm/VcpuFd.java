@@ -1,0 +1,152 @@
+package io.quarkvm.kvm;
+
+import java.util.Arrays;
+import java.util.List;
+import jnr.ffi.Pointer;
+
+/**
+ * A vCPU file descriptor and its mmapped kvm_run, created by {@link VmFd#createVcpu}. KVM expects every ioctl on
+ * a vCPU from the thread that runs it; only {@link #requestImmediateExit} may be called from another thread.
+ */
+public final class VcpuFd extends FdHandle {
+
+    private final int apicId;
+    private final NativeMapping runMapping;
+    private final KvmRun run;
+
+    VcpuFd(int fd, int apicId, NativeMapping runMapping) {
+        super(fd);
+        this.apicId = apicId;
+        this.runMapping = runMapping;
+        this.run = new KvmRun(runMapping.pointer());
+    }
+
+    /** The vcpu_id it was created with. */
+    public int apicId() {
+        return apicId;
+    }
+
+    /** KVM_RUN: enters the guest until the next exit; EINTR is {@link VcpuExit.Interrupted}, not an error. */
+    public VcpuExit run() {
+        requireOpen("KVM_RUN");
+        int result = Posix.LIBC.ioctl(fd(), KvmIoctls.KVM_RUN, 0L);
+        if (result < 0) {
+            int errno = Posix.errno();
+            if (errno == Errno.EINTR) {
+                return new VcpuExit.Interrupted();
+            }
+            throw new KvmException("KVM_RUN", errno);
+        }
+        return run.decodeExit();
+    }
+
+    /** Sets or clears kvm_run.immediate_exit; the one call any thread may make. */
+    public void requestImmediateExit(boolean exit) {
+        run.setImmediateExit(exit);
+    }
+
+    /** Answers the pending KVM_EXIT_X86_RDMSR with {@code value}. */
+    public void answerRdmsr(long value) {
+        run.answerRdmsr(value);
+    }
+
+    /** Answers the pending KVM_EXIT_X86_RDMSR/WRMSR with an error: the guest gets #GP. */
+    public void refuseMsrAccess() {
+        run.refuseMsrAccess();
+    }
+
+    /** Answers the pending KVM_EXIT_IO IN with {@code value}. */
+    public void answerIoIn(long value) {
+        run.answerIoIn(value);
+    }
+
+    /** Answers the pending KVM_EXIT_MMIO read with {@code value}. */
+    public void answerMmioRead(long value) {
+        run.answerMmioRead(value);
+    }
+
+    /** KVM_GET_REGS */
+    public KvmRegs getRegs() {
+        Pointer memory = Posix.allocate(KvmRegs.SIZE);
+        ioctl("KVM_GET_REGS", KvmIoctls.KVM_GET_REGS, memory);
+        return KvmRegs.readFrom(memory);
+    }
+
+    /** KVM_SET_REGS */
+    public void setRegs(KvmRegs regs) {
+        Pointer memory = Posix.allocate(KvmRegs.SIZE);
+        regs.writeTo(memory);
+        ioctl("KVM_SET_REGS", KvmIoctls.KVM_SET_REGS, memory);
+    }
+
+    /** KVM_GET_SREGS */
+    public KvmSregs getSregs() {
+        Pointer memory = Posix.allocate(KvmSregs.SIZE);
+        ioctl("KVM_GET_SREGS", KvmIoctls.KVM_GET_SREGS, memory);
+        return KvmSregs.readFrom(memory);
+    }
+
+    /** KVM_SET_SREGS */
+    public void setSregs(KvmSregs sregs) {
+        Pointer memory = Posix.allocate(KvmSregs.SIZE);
+        sregs.writeTo(memory);
+        ioctl("KVM_SET_SREGS", KvmIoctls.KVM_SET_SREGS, memory);
+    }
+
+    /** KVM_SET_CPUID2: what CPUID answers in this vCPU (only before its first KVM_RUN on recent kernels). */
+    public void setCpuid2(List<CpuidEntry> entries) {
+        ioctl("KVM_SET_CPUID2", KvmIoctls.KVM_SET_CPUID2, KvmCpuid2.write(entries));
+    }
+
+    /** KVM_GET_CPUID2: the CPUID table the vCPU has. */
+    public List<CpuidEntry> getCpuid2() {
+        for (int capacity = Kvm.CPUID_INITIAL_CAPACITY; ; capacity *= 2) {
+            Pointer cpuid = KvmCpuid2.allocate(capacity);
+            try {
+                ioctl("KVM_GET_CPUID2", KvmIoctls.KVM_GET_CPUID2, cpuid);
+                return KvmCpuid2.read(cpuid);
+            } catch (KvmException e) {
+                if (e.errno() != Errno.E2BIG || capacity >= Kvm.CPUID_MAX_CAPACITY) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /** KVM_GET_MSRS: the MSRs KVM could read, in order; fewer than asked when one is not readable. */
+    public List<MsrEntry> getMsrs(int... indices) {
+        List<MsrEntry> request = Arrays.stream(indices).mapToObj(index -> new MsrEntry(index, 0)).toList();
+        Pointer memory = KvmMsrs.write(request);
+        int read = ioctl("KVM_GET_MSRS", KvmIoctls.KVM_GET_MSRS, memory);
+        return KvmMsrs.read(memory, read);
+    }
+
+    /** KVM_SET_MSRS: returns how many of the entries, in order, KVM accepted. */
+    public int setMsrs(List<MsrEntry> entries) {
+        return ioctl("KVM_SET_MSRS", KvmIoctls.KVM_SET_MSRS, KvmMsrs.write(entries));
+    }
+
+    /** KVM_GET_MP_STATE: one of the {@link KvmMpState} values. */
+    public int getMpState() {
+        Pointer memory = Posix.allocate(KvmMpState.SIZE);
+        ioctl("KVM_GET_MP_STATE", KvmIoctls.KVM_GET_MP_STATE, memory);
+        return memory.getInt(0);
+    }
+
+    /** KVM_SET_MP_STATE */
+    public void setMpState(int mpState) {
+        Pointer memory = Posix.allocate(KvmMpState.SIZE);
+        memory.putInt(0, mpState);
+        ioctl("KVM_SET_MP_STATE", KvmIoctls.KVM_SET_MP_STATE, memory);
+    }
+
+    /** KVM_SET_SIGNAL_MASK: the kernel sigset (bit n-1 = signal n) in force while the thread is in KVM_RUN. */
+    public void setSignalMask(long kernelSigset) {
+        ioctl("KVM_SET_SIGNAL_MASK", KvmIoctls.KVM_SET_SIGNAL_MASK, KvmSignalMask.toNative(kernelSigset));
+    }
+
+    @Override
+    void releaseResources() {
+        runMapping.close();
+    }
+}

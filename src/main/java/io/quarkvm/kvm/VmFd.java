@@ -1,0 +1,60 @@
+package io.quarkvm.kvm;
+
+import java.lang.ref.Reference;
+import java.util.List;
+import jnr.ffi.Pointer;
+
+/** A VM file descriptor, created by {@link Kvm#createVm}: memory slots, VM capabilities, MSR filter, vCPUs. */
+public final class VmFd extends FdHandle {
+
+    /** KVM_MSR_EXIT_REASON_INVAL (linux/kvm.h): exit on MSR accesses KVM would answer with #GP. */
+    public static final long MSR_EXIT_REASON_INVAL = 1 << 0;
+    /** KVM_MSR_EXIT_REASON_UNKNOWN: exit on MSRs KVM does not know. */
+    public static final long MSR_EXIT_REASON_UNKNOWN = 1 << 1;
+    /** KVM_MSR_EXIT_REASON_FILTER: exit on accesses the MSR filter denies. */
+    public static final long MSR_EXIT_REASON_FILTER = 1 << 2;
+
+    private final int vcpuMmapSize;
+
+    VmFd(int fd, int vcpuMmapSize) {
+        super(fd);
+        this.vcpuMmapSize = vcpuMmapSize;
+    }
+
+    /** A handle on an arbitrary descriptor: only for tests of the error paths. */
+    static VmFd onDescriptor(int fd, int vcpuMmapSize) {
+        return new VmFd(fd, vcpuMmapSize);
+    }
+
+    /** KVM_SET_USER_MEMORY_REGION */
+    public void setUserMemoryRegion(KvmUserspaceMemoryRegion region) {
+        ioctl("KVM_SET_USER_MEMORY_REGION", KvmIoctls.KVM_SET_USER_MEMORY_REGION, region.toNative());
+    }
+
+    /** KVM_ENABLE_CAP on the VM. */
+    public void enableCap(KvmEnableCap cap) {
+        ioctl("KVM_ENABLE_CAP", KvmIoctls.KVM_ENABLE_CAP, cap.toNative());
+    }
+
+    /** KVM_X86_SET_MSR_FILTER */
+    public void setMsrFilter(KvmMsrFilter filter) {
+        List<Pointer> memory = filter.toNative();
+        ioctl("KVM_X86_SET_MSR_FILTER", KvmIoctls.KVM_X86_SET_MSR_FILTER, memory.get(0));
+        // The range bitmaps must stay reachable until the ioctl has copied them.
+        Reference.reachabilityFence(memory);
+    }
+
+    /**
+     * KVM_CREATE_VCPU with vcpu_id = {@code apicId} (KVM uses it as the initial APIC ID), then maps its kvm_run.
+     * Each vCPU ioctl must come from one thread: call this from the thread that will run the vCPU.
+     */
+    public VcpuFd createVcpu(int apicId) {
+        int vcpuFd = ioctl("KVM_CREATE_VCPU", KvmIoctls.KVM_CREATE_VCPU, apicId);
+        try {
+            return new VcpuFd(vcpuFd, apicId, NativeMapping.ofFile("mmap(kvm_run)", vcpuFd, vcpuMmapSize));
+        } catch (KvmException e) {
+            Posix.LIBC.close(vcpuFd);
+            throw e;
+        }
+    }
+}

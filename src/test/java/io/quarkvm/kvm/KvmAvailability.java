@@ -1,0 +1,23 @@
+package io.quarkvm.kvm;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Opens /dev/kvm for a test, or skips the test loudly when this machine has no usable KVM. */
+public final class KvmAvailability {
+
+    private KvmAvailability() {
+    }
+
+    public static Kvm openOrSkip() {
+        assumeTrue(Files.exists(Path.of(Kvm.DEVICE)), Kvm.DEVICE + " missing: this machine has no KVM");
+        try {
+            return Kvm.open();
+        } catch (KvmException e) {
+            assumeTrue(false, Kvm.DEVICE + " cannot be opened: " + e.getMessage());
+            throw e;
+        }
+    }
+}
