@@ -3,7 +3,11 @@ package io.quarkvm.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
+import io.quarkvm.domain.VpIndexProvider;
+
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
 
 /** The service's own settings (README.md, "Configuration"). */
 @ConfigMapping(prefix = "quarkvm")
@@ -14,6 +18,30 @@ public interface QuarkvmConfig {
     Path dataDir();
 
     EmbeddedDb embeddedDb();
+
+    Node node();
+
+    interface Node {
+        /** This node's name in the cluster; defaults to the host name. */
+        Optional<String> name();
+
+        /** How other nodes reach this one; defaults to http://<host name>:<http port>. */
+        Optional<String> url();
+
+        /** The KVM device to open; a path that does not exist makes a node that runs no VM (and says why). */
+        @WithDefault("/dev/kvm")
+        String kvmDevice();
+
+        /** Forces a weaker VP index provider than the kernel's strongest, so two real nodes can differ. */
+        Optional<VpIndexProvider> forceProvider();
+
+        @WithDefault("5s")
+        Duration heartbeatInterval();
+
+        /** How often the reconciler looks at every VM even without a notification. */
+        @WithDefault("5s")
+        Duration sweepInterval();
+    }
 
     interface EmbeddedDb {
         /** Fixed, so that a second node can point its datasource at this node's embedded server. */

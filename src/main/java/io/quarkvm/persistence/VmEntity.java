@@ -29,6 +29,9 @@ import java.util.UUID;
 @Table(name = "vm")
 public class VmEntity extends PanacheEntityBase {
 
+    /** The PostgreSQL LISTEN/NOTIFY channel on which a VM's id says "look at this VM again". */
+    public static final String VM_CHANNEL = "quarkvm_vm";
+
     @Id
     public UUID id;
 
@@ -74,6 +77,13 @@ public class VmEntity extends PanacheEntityBase {
     @Column(name = "updated_at")
     public Instant updatedAt;
 
+    /** A crashed VM is restarted by its node no earlier than this (back-off against crash loops). */
+    @Column(name = "restart_not_before")
+    public Instant restartNotBefore;
+
+    @Column(name = "crash_count")
+    public int crashCount;
+
     @Version
     public long version;
 
@@ -95,6 +105,12 @@ public class VmEntity extends PanacheEntityBase {
 
     public Optional<VcpuEntity> vcpuWithApicId(int apicId) {
         return vcpus.stream().filter(v -> v.apicId == apicId).findFirst();
+    }
+
+    /** Wakes the reconciler of the VM's node (delivered when the transaction commits). */
+    public void notifyNode() {
+        getEntityManager().createNativeQuery("SELECT pg_notify('" + VM_CHANNEL + "', ?1)")
+                .setParameter(1, id.toString()).getSingleResult();
     }
 
     public static Optional<VmEntity> findByName(String name) {

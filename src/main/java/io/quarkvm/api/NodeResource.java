@@ -1,0 +1,40 @@
+package io.quarkvm.api;
+
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkvm.domain.NodeCapabilities;
+import io.quarkvm.node.NodeDirectory;
+import io.quarkvm.persistence.NodeEntity;
+import io.quarkvm.persistence.VmEntity;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+import java.time.Instant;
+import java.util.List;
+
+@Path("/api/v1/nodes")
+@Produces(MediaType.APPLICATION_JSON)
+public class NodeResource {
+
+    public record NodeView(String name, String url, String provider, NodeCapabilities capabilities, boolean canRunVms,
+                           String reason, Instant lastHeartbeat, boolean live, long vmCount) {
+    }
+
+    public record NodesView(List<NodeView> items) {
+    }
+
+    @Inject
+    NodeDirectory nodes;
+
+    @GET
+    public NodesView list() {
+        return QuarkusTransaction.requiringNew().call(() -> new NodesView(nodes.all().stream().map(this::view).toList()));
+    }
+
+    private NodeView view(NodeEntity node) {
+        return new NodeView(node.name, node.url, node.provider, nodes.capabilities(node), node.canRunVms, node.reason,
+                node.lastHeartbeat, nodes.isLive(node), VmEntity.count("node", node.name));
+    }
+}

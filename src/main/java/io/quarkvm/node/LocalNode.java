@@ -1,0 +1,136 @@
+package io.quarkvm.node;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkvm.config.QuarkvmConfig;
+import io.quarkvm.domain.InvalidSpecificationException;
+import io.quarkvm.domain.NodeCapabilities;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.persistence.NodeEntity;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Instant;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * This service instance as a node: probed once at start, registered in the database with its capabilities and
+ * provider, and kept alive by a heartbeat.
+ */
+@ApplicationScoped
+public class LocalNode {
+
+    private static final Logger LOG = Logger.getLogger(LocalNode.class);
+
+    private final QuarkvmConfig config;
+    private final ObjectMapper json;
+    private final int httpPort;
+    private String name;
+    private String url;
+    private HostProbe.Result probe;
+    private VpIndexProvider provider;
+    private String reason;
+    private ScheduledExecutorService heartbeat;
+
+    LocalNode(QuarkvmConfig config, ObjectMapper json, @ConfigProperty(name = "quarkus.http.port") int httpPort) {
+        this.config = config;
+        this.json = json;
+        this.httpPort = httpPort;
+    }
+
+    void register(@Observes @Priority(10) StartupEvent event) {
+        name = config.node().name().orElseGet(LocalNode::hostName);
+        url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
+        probe = HostProbe.probe(config.node().kvmDevice());
+        try {
+            provider = VpIndexProviders.forNode(probe.capabilities(), config.node().forceProvider());
+            reason = probe.reason();
+        } catch (InvalidSpecificationException e) {
+            provider = VpIndexProvider.UNSUPPORTED;
+            reason = e.getMessage();
+        }
+        LOG.infof("node %s: provider %s, capabilities %s%s", name, provider, probe.capabilities(),
+                canRunVms() ? "" : "; runs no VM: " + reason);
+        QuarkusTransaction.requiringNew().run(this::upsert);
+        heartbeat = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "node-heartbeat"));
+        long period = config.node().heartbeatInterval().toMillis();
+        heartbeat.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    void shutdown() {
+        if (heartbeat != null) {
+            heartbeat.shutdownNow();
+        }
+    }
+
+    private void upsert() {
+        NodeEntity node = NodeEntity.findById(name);
+        if (node == null) {
+            node = new NodeEntity();
+            node.name = name;
+        }
+        node.url = url;
+        node.provider = provider.name();
+        node.capabilities = capabilitiesJson();
+        node.canRunVms = canRunVms();
+        node.reason = reason;
+        node.startedAt = Instant.now();
+        node.lastHeartbeat = node.startedAt;
+        node.persist();
+    }
+
+    private void beat() {
+        try {
+            QuarkusTransaction.requiringNew().run(() ->
+                    NodeEntity.update("lastHeartbeat = ?1 where name = ?2", Instant.now(), name));
+        } catch (RuntimeException e) {
+            LOG.warnf("heartbeat of node %s failed: %s", name, e.getMessage());
+        }
+    }
+
+    private String capabilitiesJson() {
+        try {
+            return json.writeValueAsString(probe.capabilities());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public boolean canRunVms() {
+        return probe.canRunVms() && reason == null;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    public NodeCapabilities capabilities() {
+        return probe.capabilities();
+    }
+
+    public VpIndexProvider provider() {
+        return provider;
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.quarkvm.node;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkvm.domain.NodeCapabilities;
+import io.quarkvm.domain.PlacementDecision;
+import io.quarkvm.domain.Topology;
+import io.quarkvm.domain.VpIndexPolicy;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.persistence.NodeEntity;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The registered nodes as the database knows them, and where a VM may be placed. Call within a transaction. */
+@ApplicationScoped
+public class NodeDirectory {
+
+    /** A node whose last heartbeat is older than this many heartbeat intervals is taken for dead. */
+    private static final int MISSED_HEARTBEATS = 3;
+
+    private final LocalNode local;
+    private final ObjectMapper json;
+    private final Duration heartbeatInterval;
+
+    NodeDirectory(LocalNode local, ObjectMapper json, io.quarkvm.config.QuarkvmConfig config) {
+        this.local = local;
+        this.json = json;
+        this.heartbeatInterval = config.node().heartbeatInterval();
+    }
+
+    public List<NodeEntity> all() {
+        return NodeEntity.listAll(io.quarkus.panache.common.Sort.by("name"));
+    }
+
+    public boolean isLive(NodeEntity node) {
+        return node.lastHeartbeat.isAfter(Instant.now().minus(heartbeatInterval.multipliedBy(MISSED_HEARTBEATS)));
+    }
+
+    public NodeCapabilities capabilities(NodeEntity node) {
+        try {
+            return json.readValue(node.capabilities, NodeCapabilities.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("node " + node.name + " has unreadable capabilities", e);
+        }
+    }
+
+    /**
+     * The node a VM should start on: the one it is placed on if that node is alive, else this node, else any live
+     * node that can honour the VM's policy. The refusal names every node's reason.
+     */
+    public Placement place(Optional<String> current, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex) {
+        List<String> reasons = new ArrayList<>();
+        List<NodeEntity> candidates = new ArrayList<>();
+        current.flatMap(name -> Optional.ofNullable(NodeEntity.<NodeEntity>findById(name))).filter(this::isLive)
+                .ifPresent(candidates::add);
+        if (candidates.isEmpty()) {
+            NodeEntity self = NodeEntity.findById(local.name());
+            if (self != null) {
+                candidates.add(self);
+            }
+            all().stream().filter(n -> !n.name.equals(local.name())).filter(this::isLive).forEach(candidates::add);
+        }
+        for (NodeEntity node : candidates) {
+            PlacementDecision decision = decide(node, policy, topology, hypervVpIndex);
+            if (decision instanceof PlacementDecision.Accepted accepted) {
+                return new Placement(node.name, accepted.provider(), null);
+            }
+            reasons.add(((PlacementDecision.Refused) decision).reason());
+        }
+        return new Placement(null, null, reasons.isEmpty() ? "no live node is registered" : String.join("; ", reasons));
+    }
+
+    private PlacementDecision decide(NodeEntity node, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex) {
+        if (!node.canRunVms) {
+            return new PlacementDecision.Refused("node " + node.name + " cannot run VMs: " + node.reason);
+        }
+        return VpIndexProviders.place(capabilities(node), VpIndexProvider.valueOf(node.provider), policy, topology,
+                hypervVpIndex);
+    }
+
+    /** Where a VM goes, or why it can go nowhere ({@code node} null). */
+    public record Placement(String node, VpIndexProvider provider, String refusal) {
+    }
+}

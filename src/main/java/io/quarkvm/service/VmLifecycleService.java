@@ -1,0 +1,103 @@
+package io.quarkvm.service;
+
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkvm.domain.ConflictException;
+import io.quarkvm.domain.VmAction;
+import io.quarkvm.domain.VmPhase;
+import io.quarkvm.domain.VmStateMachine;
+import io.quarkvm.node.NodeDirectory;
+import io.quarkvm.node.PhaseChanges;
+import io.quarkvm.persistence.VmEntity;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.persistence.LockModeType;
+import org.hibernate.Hibernate;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Start, stop, pause, resume: the API only records what is wanted (desired state, and the node on a start) and
+ * wakes the owning node; that node's reconciler makes it so. A caller may wait until it is observed.
+ */
+@ApplicationScoped
+public class VmLifecycleService {
+
+    private final NodeDirectory nodes;
+    private final PhaseChanges phaseChanges;
+
+    VmLifecycleService(NodeDirectory nodes, PhaseChanges phaseChanges) {
+        this.nodes = nodes;
+        this.phaseChanges = phaseChanges;
+    }
+
+    public LifecycleOutcome request(UUID id, VmAction action, ExpectedVersion expected, Duration wait) {
+        VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity locked = VmEntity.<VmEntity>findByIdOptional(id, LockModeType.PESSIMISTIC_WRITE)
+                    .orElseThrow(() -> new VmNotFoundException(id));
+            expected.check(locked.version);
+            if (VmStateMachine.apply(action, locked.desiredState, locked.phase) == VmStateMachine.Transition.CHANGED) {
+                change(locked, action);
+                locked.updatedAt = Instant.now();
+                locked.notifyNode();
+                VmEntity.flush();
+            }
+            Hibernate.initialize(locked.vcpus);
+            return locked;
+        });
+        phaseChanges.wakeReconciler(vm.id, vm.node);
+        if (isSettled(vm) || wait.isZero()) {
+            return new LifecycleOutcome(vm, isSettled(vm));
+        }
+        return awaitSettled(id, wait);
+    }
+
+    private void change(VmEntity vm, VmAction action) {
+        if (action == VmAction.START) {
+            var placement = nodes.place(Optional.ofNullable(vm.node), vm.vpIndexPolicy, vm.topology(), vm.hypervVpIndex);
+            if (placement.node() == null) {
+                throw new ConflictException("VM " + vm.name + " cannot start: " + placement.refusal());
+            }
+            vm.node = placement.node();
+            vm.lastError = null;
+            vm.restartNotBefore = null;
+            vm.crashCount = 0;
+            if (vm.phase == VmPhase.CRASHED) {
+                vm.phase = VmPhase.STOPPED;
+            }
+        }
+        if (action == VmAction.STOP && vm.phase == VmPhase.CRASHED) {
+            // A crashed VM holds nothing on its node any more: stopping it only clears the record.
+            vm.phase = VmPhase.STOPPED;
+            vm.node = null;
+        }
+        vm.desiredState = action.target();
+    }
+
+    /** Waits, without holding a transaction, until the VM's phase is what was asked, or it crashed. */
+    private LifecycleOutcome awaitSettled(UUID id, Duration wait) {
+        Instant deadline = Instant.now().plus(wait);
+        while (true) {
+            long observedChanges = phaseChanges.count();
+            VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
+                VmEntity current = VmEntity.<VmEntity>findByIdOptional(id).orElseThrow(() -> new VmNotFoundException(id));
+                Hibernate.initialize(current.vcpus);
+                return current;
+            });
+            Duration left = Duration.between(Instant.now(), deadline);
+            if (isSettled(vm) || vm.phase == VmPhase.CRASHED || left.isNegative() || left.isZero()) {
+                return new LifecycleOutcome(vm, isSettled(vm));
+            }
+            phaseChanges.awaitChangeAfter(observedChanges, left);
+        }
+    }
+
+    static boolean isSettled(VmEntity vm) {
+        return switch (vm.desiredState) {
+            case RUNNING -> vm.phase == VmPhase.RUNNING;
+            case PAUSED -> vm.phase == VmPhase.PAUSED;
+            case STOPPED -> vm.phase == VmPhase.STOPPED;
+        };
+    }
+}
