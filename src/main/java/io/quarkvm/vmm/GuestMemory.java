@@ -1,0 +1,112 @@
+package io.quarkvm.vmm;
+
+import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
+import io.quarkvm.kvm.NativeMapping;
+import io.quarkvm.kvm.VmFd;
+import jnr.ffi.Pointer;
+
+/**
+ * A VM's RAM: one anonymous mapping registered as memory slot 0 at guest-physical 0, and the boot structures of
+ * {@link GuestLayout} written into it (page tables, GDT, IDT, guest code).
+ */
+final class GuestMemory implements AutoCloseable {
+
+    // Page-table entry bits (Intel SDM vol. 3, 4.5).
+    private static final long PRESENT = 1;
+    private static final long WRITABLE = 1 << 1;
+    private static final long LARGE_PAGE = 1 << 7;
+
+    // 64-bit GDT descriptors (Intel SDM vol. 3, 3.4.5): base 0, limit 0xFFFFF pages.
+    /** Code: present, DPL 0, code execute/read accessed (type 0xB), L = 1 (64-bit), G = 1. */
+    private static final long GDT_CODE_64 = 0x00AF_9B00_0000_FFFFL;
+    /** Data: present, DPL 0, data read/write accessed (type 0x3), D/B = 1, G = 1. */
+    private static final long GDT_DATA = 0x00CF_9300_0000_FFFFL;
+    /** Interrupt gate, present, DPL 0 (type 0xE): clears IF on entry. */
+    private static final int IDT_INTERRUPT_GATE = 0x8E;
+
+    private final NativeMapping mapping;
+    private final Pointer memory;
+    /** Guarded by this. */
+    private boolean released;
+
+    private GuestMemory(NativeMapping mapping) {
+        this.mapping = mapping;
+        this.memory = mapping.pointer();
+    }
+
+    /** Maps {@code bytes} of RAM into {@code vm} and lays out {@code program} to boot. */
+    static GuestMemory create(VmFd vm, long bytes, GuestProgram program) {
+        if (bytes < GuestLayout.MIN_MEMORY || bytes % GuestLayout.LARGE_PAGE != 0) {
+            throw new IllegalArgumentException("guest memory must be a multiple of 2 MiB, at least 2 MiB: " + bytes);
+        }
+        NativeMapping mapping = NativeMapping.anonymous(bytes);
+        try {
+            vm.setUserMemoryRegion(new KvmUserspaceMemoryRegion(0, 0, 0, bytes, mapping.address()));
+            GuestMemory guestMemory = new GuestMemory(mapping);
+            guestMemory.writeBootStructures(program);
+            return guestMemory;
+        } catch (RuntimeException e) {
+            mapping.close();
+            throw e;
+        }
+    }
+
+    long size() {
+        return mapping.size();
+    }
+
+    private void writeBootStructures(GuestProgram program) {
+        // Identity map: PML4[0] → PDPT, PDPT[0] → page directory, PD[i] → the 2 MiB page at i × 2 MiB.
+        memory.putLongLong(GuestLayout.PML4, GuestLayout.PDPT | PRESENT | WRITABLE);
+        memory.putLongLong(GuestLayout.PDPT, GuestLayout.PAGE_DIRECTORY | PRESENT | WRITABLE);
+        long mapped = Math.min(size(), GuestLayout.MAX_MAPPED);
+        for (long page = 0; page * GuestLayout.LARGE_PAGE < mapped; page++) {
+            memory.putLongLong(GuestLayout.PAGE_DIRECTORY + page * 8,
+                    page * GuestLayout.LARGE_PAGE | PRESENT | WRITABLE | LARGE_PAGE);
+        }
+
+        memory.putLongLong(GuestLayout.GDT + GuestLayout.GDT_CODE_SELECTOR, GDT_CODE_64);
+        memory.putLongLong(GuestLayout.GDT + GuestLayout.GDT_DATA_SELECTOR, GDT_DATA);
+
+        byte[] code = program.code();
+        memory.put(GuestLayout.CODE, code, 0, code.length);
+        program.gpHandlerOffset().ifPresent(offset ->
+                writeInterruptGate(GuestLayout.VECTOR_GP, GuestLayout.CODE + offset));
+    }
+
+    /** A 16-byte 64-bit IDT gate (Intel SDM vol. 3, 6.14.1) to {@code handler} in the code segment. */
+    private void writeInterruptGate(int vector, long handler) {
+        long gate = GuestLayout.IDT + (long) vector * GuestLayout.IDT_GATE_SIZE;
+        memory.putShort(gate, (short) handler);                          // offset 15:0
+        memory.putShort(gate + 2, (short) GuestLayout.GDT_CODE_SELECTOR); // segment selector
+        memory.putByte(gate + 4, (byte) 0);                              // IST 0: stay on the current stack
+        memory.putByte(gate + 5, (byte) IDT_INTERRUPT_GATE);             // type, DPL, present
+        memory.putShort(gate + 6, (short) (handler >>> 16));             // offset 31:16
+        memory.putInt(gate + 8, (int) (handler >>> 32));                 // offset 63:32
+        memory.putInt(gate + 12, 0);                                     // reserved
+    }
+
+    /** Reads guest memory; fails once it is released rather than touching an unmapped address. */
+    synchronized long readLong(long guestPhysical) {
+        requireMapped();
+        return memory.getLongLong(guestPhysical);
+    }
+
+    synchronized int readInt(long guestPhysical) {
+        requireMapped();
+        return memory.getInt(guestPhysical);
+    }
+
+    private void requireMapped() {
+        if (released) {
+            throw new IllegalStateException("the VM has stopped: its guest memory is released");
+        }
+    }
+
+    /** Releases the RAM; no vCPU may run any more (their threads have ended, the VM fd is closed first). */
+    @Override
+    public synchronized void close() {
+        released = true;
+        mapping.close();
+    }
+}

@@ -1,0 +1,376 @@
+package io.quarkvm.vmm;
+
+import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.kvm.CpuidEntry;
+import io.quarkvm.kvm.KvmDtable;
+import io.quarkvm.kvm.KvmException;
+import io.quarkvm.kvm.KvmRegs;
+import io.quarkvm.kvm.KvmSegment;
+import io.quarkvm.kvm.KvmSregs;
+import io.quarkvm.kvm.ThreadSignals;
+import io.quarkvm.kvm.VcpuExit;
+import io.quarkvm.kvm.VcpuFd;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * One vCPU and the platform thread that owns it: the thread creates the vCPU (KVM wants every vCPU ioctl from one
+ * thread), sets it up for the guest, checks its identity, then runs the KVM_RUN loop and handles the exits.
+ *
+ * <p>Other threads steer it only through {@link #request}: the new request is published first, then
+ * kvm_run.immediate_exit and a tgkill of the kick signal make KVM_RUN return EINTR (ARCHITECTURE.md, "Kicking a
+ * vCPU out of KVM_RUN"). The thread clears immediate_exit before it reads the request, so no kick is lost.
+ */
+final class VcpuRunner {
+
+    /** What the owner wants the vCPU to do. */
+    enum Request { RUN, PAUSE, PARK, STOP }
+
+    private static final System.Logger LOG = System.getLogger(VcpuRunner.class.getName());
+    private static final int KICK_SIGNAL = ThreadSignals.kickSignal();
+    private static final int PROCESS_ID = ThreadSignals.processId();
+
+    // CR0, CR4, EFER bits for 64-bit paging (Intel SDM vol. 3, 2.5 and 2.2.1).
+    private static final long CR0_PE = 1L;
+    private static final long CR0_MP = 1L << 1;
+    private static final long CR0_ET = 1L << 4;
+    private static final long CR0_NE = 1L << 5;
+    private static final long CR0_WP = 1L << 16;
+    private static final long CR0_PG = 1L << 31;
+    private static final long CR4_PAE = 1L << 5;
+    private static final long EFER_LME = 1L << 8;
+    private static final long EFER_LMA = 1L << 10;
+    private static final int SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED = 0xB;
+    private static final int SEGMENT_TYPE_DATA_READ_WRITE_ACCESSED = 0x3;
+    /** What an IN from a port no device answers reads: all ones, like an empty bus. */
+    private static final long FLOATING_BUS = -1L;
+
+    private final VirtualMachine vm;
+    private final VcpuIdentity identity;
+    private final CountDownLatch go;
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private final Thread thread;
+
+    private final Object monitor = new Object();
+    private volatile Request request = Request.RUN;
+    /** Guarded by monitor: the thread is outside KVM_RUN and will not enter it before the request changes. */
+    private boolean outOfGuest;
+    /** Guarded by monitor: the thread has ended (or never got a vCPU). */
+    private boolean finished;
+    /** Guarded by monitor: the kernel thread id while the thread can take a kick, 0 otherwise. */
+    private int threadId;
+    /** Set once the vCPU exists; read by kickers for immediate_exit. */
+    private volatile VcpuFd vcpu;
+
+    private volatile long rdmsrAnswered;
+    private volatile long msrAccessesRefused;
+    private volatile long ioExits;
+    private volatile long kicksTaken;
+
+    VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go) {
+        this.vm = vm;
+        this.identity = identity;
+        this.go = go;
+        this.thread = new Thread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
+        this.thread.setDaemon(true);
+    }
+
+    VcpuIdentity identity() {
+        return identity;
+    }
+
+    /** Starts the thread; {@link #ready()} completes when the vCPU exists, is set up and its identity checked. */
+    void start() {
+        thread.start();
+    }
+
+    CompletableFuture<Void> ready() {
+        return ready;
+    }
+
+    VcpuCounters counters() {
+        return new VcpuCounters(rdmsrAnswered, msrAccessesRefused, ioExits, kicksTaken);
+    }
+
+    boolean isParked() {
+        return request == Request.PARK;
+    }
+
+    /** Asks for {@code next} and makes sure the vCPU leaves the guest to see it. */
+    void request(Request next) {
+        synchronized (monitor) {
+            if (request == Request.STOP) {
+                return; // final
+            }
+            request = next;
+            monitor.notifyAll();
+            VcpuFd current = vcpu;
+            if (next != Request.RUN && current != null) {
+                current.requestImmediateExit(true);
+            }
+            if (next != Request.RUN && threadId != 0) {
+                ThreadSignals.signalThread(PROCESS_ID, threadId, KICK_SIGNAL);
+            }
+        }
+    }
+
+    /** Waits until the thread is outside the guest for good (paused, parked, halted or ended). */
+    void awaitOutOfGuest() throws InterruptedException {
+        synchronized (monitor) {
+            while (!outOfGuest && !finished) {
+                monitor.wait();
+            }
+        }
+    }
+
+    void join() throws InterruptedException {
+        thread.join();
+    }
+
+    private void live() {
+        try {
+            synchronized (monitor) {
+                threadId = ThreadSignals.currentThreadId();
+            }
+            long kvmSignalMask = ThreadSignals.blockForCurrentThread(KICK_SIGNAL);
+            vcpu = vm.vmFd().createVcpu(identity.apicId());
+            try {
+                setUp(vcpu, kvmSignalMask);
+                verifyIdentity(vcpu);
+            } catch (RuntimeException e) {
+                ready.completeExceptionally(e);
+                return;
+            }
+            ready.complete(null);
+            go.await();
+            runLoop();
+        } catch (KvmException e) {
+            if (!ready.completeExceptionally(e)) {
+                vm.vcpuCrashed(identity, e.getMessage());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            if (!ready.completeExceptionally(e)) {
+                LOG.log(System.Logger.Level.ERROR, "vCPU thread failed", e);
+                vm.vcpuCrashed(identity, "vCPU thread failed: " + e);
+            }
+        } finally {
+            synchronized (monitor) {
+                threadId = 0; // no kick may reach a thread id that could be reused
+                finished = true;
+                monitor.notifyAll();
+            }
+            if (vcpu != null) {
+                vcpu.close();
+            }
+        }
+    }
+
+    /** 64-bit mode as GuestLayout prepares it: paging on, CS.L = 1, RSP at this vCPU's stack, RBX = cpu_index. */
+    private void setUp(VcpuFd vcpu, long kvmSignalMask) {
+        vcpu.setCpuid2(vm.cpuidFor(identity));
+
+        KvmSregs sregs = vcpu.getSregs();
+        sregs.cs = segment(GuestLayout.GDT_CODE_SELECTOR, SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED, true);
+        KvmSegment data = segment(GuestLayout.GDT_DATA_SELECTOR, SEGMENT_TYPE_DATA_READ_WRITE_ACCESSED, false);
+        sregs.ds = data;
+        sregs.es = data;
+        sregs.fs = data;
+        sregs.gs = data;
+        sregs.ss = data;
+        sregs.gdt = table(GuestLayout.GDT, 3 * 8 - 1);
+        sregs.idt = table(GuestLayout.IDT, GuestLayout.IDT_ENTRIES * GuestLayout.IDT_GATE_SIZE - 1);
+        sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        sregs.cr3 = GuestLayout.PML4;
+        sregs.cr4 = CR4_PAE;
+        sregs.efer = EFER_LME | EFER_LMA;
+        vcpu.setSregs(sregs);
+
+        KvmRegs regs = new KvmRegs();
+        regs.rip = GuestLayout.CODE;
+        regs.rsp = GuestLayout.stackTopOf(identity.cpuIndex());
+        regs.rbx = identity.cpuIndex();
+        regs.rflags = KvmRegs.RFLAGS_RESERVED;
+        vcpu.setRegs(regs);
+
+        vcpu.setSignalMask(kvmSignalMask);
+    }
+
+    private static KvmSegment segment(int selector, int type, boolean code) {
+        KvmSegment segment = new KvmSegment();
+        segment.base = 0;
+        segment.limit = 0xFFFFFFFF;
+        segment.selector = selector;
+        segment.type = type;
+        segment.present = true;
+        segment.dpl = 0;
+        segment.s = true;
+        segment.l = code;
+        segment.db = !code;
+        segment.g = true;
+        return segment;
+    }
+
+    private static KvmDtable table(long base, int limit) {
+        KvmDtable table = new KvmDtable();
+        table.base = base;
+        table.limit = limit;
+        return table;
+    }
+
+    /**
+     * Before the first KVM_RUN: the vCPU has the persisted APIC ID (as vcpu_id and in the CPUID KVM now holds for
+     * it) and the VP index it will be served is the persisted one, within what CPUID advertises.
+     */
+    private void verifyIdentity(VcpuFd vcpu) {
+        int apicId = identity.apicId();
+        List<CpuidEntry> cpuid = vcpu.getCpuid2();
+        StringBuilder mismatches = new StringBuilder();
+        if (vcpu.apicId() != apicId) {
+            mismatches.append(" vcpu_id ").append(vcpu.apicId());
+        }
+        int leaf1 = leaf(cpuid, GuestCpuid.LEAF_FEATURES, 0).ebx() >>> 24;
+        if (leaf1 != (apicId & 0xFF)) {
+            mismatches.append(" CPUID 0x1 EBX[31:24] ").append(leaf1);
+        }
+        for (int topologyLeaf : new int[] {GuestCpuid.LEAF_TOPOLOGY, GuestCpuid.LEAF_TOPOLOGY_V2}) {
+            int x2ApicId = leaf(cpuid, topologyLeaf, 0).edx();
+            if (x2ApicId != apicId) {
+                mismatches.append(String.format(" CPUID 0x%x EDX %d", topologyLeaf, x2ApicId));
+            }
+        }
+        if (vm.hypervVpIndex()) {
+            long served = vm.vpIndexServedTo(identity);
+            if (served != identity.vpIndex()) {
+                mismatches.append(" served VP index ").append(served);
+            }
+            int maxVps = leaf(cpuid, GuestCpuid.HV_IMPLEMENTATION_LIMITS, 0).eax();
+            if (identity.vpIndex() >= maxVps) {
+                mismatches.append(" VP index beyond the advertised maximum ").append(maxVps);
+            }
+        } else if (cpuid.stream().anyMatch(entry -> GuestCpuid.isHypervisorLeaf(entry.function()))) {
+            mismatches.append(" hypervisor CPUID leaves present with hyperv.vpindex off");
+        }
+        if (!mismatches.isEmpty()) {
+            throw new IdentityMismatchException("vCPU cpu_index " + identity.cpuIndex() + " (APIC ID " + apicId
+                    + ", VP index " + identity.vpIndex() + ") would run with:" + mismatches);
+        }
+    }
+
+    private CpuidEntry leaf(List<CpuidEntry> cpuid, int function, int index) {
+        return cpuid.stream().filter(e -> e.function() == function && e.index() == index).findFirst()
+                .orElseThrow(() -> new IdentityMismatchException(String.format(
+                        "vCPU APIC ID %d has no CPUID leaf 0x%x.%d", identity.apicId(), function, index)));
+    }
+
+    private void runLoop() throws InterruptedException {
+        while (awaitRunnable() == Request.RUN) {
+            VcpuExit exit = vcpu.run();
+            if (!handle(exit)) {
+                return;
+            }
+        }
+    }
+
+    /** Blocks while paused or parked, telling waiters the vCPU is out of the guest; returns RUN or STOP. */
+    private Request awaitRunnable() throws InterruptedException {
+        synchronized (monitor) {
+            while (request == Request.PAUSE || request == Request.PARK) {
+                outOfGuest = true;
+                monitor.notifyAll();
+                monitor.wait();
+            }
+            outOfGuest = false;
+            return request;
+        }
+    }
+
+    /** Handles one exit; false when the vCPU cannot go on (the VM has been told why). */
+    private boolean handle(VcpuExit exit) throws InterruptedException {
+        if (exit instanceof VcpuExit.Interrupted) {
+            kicksTaken++;
+            ThreadSignals.drainPending(KICK_SIGNAL);
+            vcpu.requestImmediateExit(false); // before the request is read again: a later kick sets it anew
+            return true;
+        }
+        if (exit instanceof VcpuExit.Io io) {
+            ioExits++;
+            if (io.out()) {
+                return guestReported(io.port());
+            }
+            vcpu.answerIoIn(FLOATING_BUS);
+            return true;
+        }
+        if (exit instanceof VcpuExit.RdMsr rdmsr) {
+            if (rdmsr.index() == GuestProbe.HV_X64_MSR_VP_INDEX && vm.hypervVpIndex()) {
+                rdmsrAnswered++;
+                vcpu.answerRdmsr(vm.vpIndexServedTo(identity));
+            } else {
+                msrAccessesRefused++;
+                vcpu.refuseMsrAccess();
+            }
+            return true;
+        }
+        if (exit instanceof VcpuExit.WrMsr) {
+            msrAccessesRefused++;
+            vcpu.refuseMsrAccess(); // HV_X64_MSR_VP_INDEX is read-only: the guest gets #GP
+            return true;
+        }
+        if (exit instanceof VcpuExit.Mmio mmio) {
+            if (!mmio.write()) {
+                vcpu.answerMmioRead(FLOATING_BUS); // no device behind any MMIO address
+            }
+            return true;
+        }
+        if (exit instanceof VcpuExit.Hlt) {
+            haltUntilStopped();
+            return false;
+        }
+        if (exit instanceof VcpuExit.Shutdown) {
+            return crashed("triple fault (KVM_EXIT_SHUTDOWN)");
+        }
+        if (exit instanceof VcpuExit.FailEntry failEntry) {
+            return crashed(String.format("KVM_EXIT_FAIL_ENTRY, hardware reason 0x%x on host CPU %d",
+                    failEntry.hardwareEntryFailureReason(), failEntry.cpu()));
+        }
+        if (exit instanceof VcpuExit.InternalError internalError) {
+            return crashed("KVM_EXIT_INTERNAL_ERROR, suberror " + internalError.suberror() + ", data "
+                    + internalError.data());
+        }
+        VcpuExit.Unknown unknown = (VcpuExit.Unknown) exit;
+        return crashed(String.format("unhandled exit reason %d (hardware reason 0x%x)",
+                unknown.exitReason(), unknown.hardwareExitReason()));
+    }
+
+    private boolean guestReported(int port) {
+        switch (port) {
+            case GuestProbe.PORT_REPORT_COMPLETE -> vm.identityReported(identity);
+            case GuestProbe.PORT_VIOLATION -> vm.violationReported(identity);
+            case GuestProbe.PORT_UNEXPECTED_FAULT -> {
+                return crashed("the probe took #GP on an instruction other than RDMSR/WRMSR");
+            }
+            default -> {
+                // PORT_IDENTITY_STORED and ports of other guests: nothing to do.
+            }
+        }
+        return true;
+    }
+
+    private boolean crashed(String reason) {
+        vm.vcpuCrashed(identity, reason);
+        return false;
+    }
+
+    /** No interrupt can wake a halted vCPU here (no in-kernel LAPIC): it stays out of the guest until stopped. */
+    private void haltUntilStopped() throws InterruptedException {
+        synchronized (monitor) {
+            outOfGuest = true;
+            monitor.notifyAll();
+            while (request != Request.STOP) {
+                monitor.wait();
+            }
+        }
+    }
+}
