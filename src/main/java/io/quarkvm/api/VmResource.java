@@ -8,6 +8,10 @@ import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.VmSpecification;
 import io.quarkvm.persistence.VmEntity;
+import io.quarkvm.api.GuestIdentityQuery.GuestIdentityView;
+import io.quarkvm.domain.VmAction;
+import io.quarkvm.service.LifecycleOutcome;
+import io.quarkvm.service.VmLifecycleService;
 import io.quarkvm.service.VmPage;
 import io.quarkvm.service.VmService;
 import jakarta.inject.Inject;
@@ -26,6 +30,7 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import jakarta.ws.rs.core.Context;
 
+import java.time.Duration;
 import java.util.UUID;
 
 /** HTTP only: status codes, Location and ETag; every rule lives in the domain and the service. */
@@ -34,8 +39,16 @@ import java.util.UUID;
 @Consumes(MediaType.APPLICATION_JSON)
 public class VmResource {
 
+    private static final Duration MAX_WAIT = Duration.ofMinutes(5);
+
     @Inject
     VmService vms;
+
+    @Inject
+    VmLifecycleService lifecycle;
+
+    @Inject
+    GuestIdentityQuery guestIdentities;
 
     @POST
     public Response create(CreateVmRequest request, @Context UriInfo uri) {
@@ -92,6 +105,41 @@ public class VmResource {
     public Response unplug(@PathParam("id") String id, @PathParam("apicId") String apicId,
                            @HeaderParam(HttpHeaders.IF_MATCH) String ifMatch) {
         return withEtag(vms.unplug(vmId(id), intParameter("apicId", apicId, 0), VersionHeaders.expected(ifMatch)));
+    }
+
+    /** 200 when the VM is what was asked (now or within ?wait= seconds), 202 when its node is still on it. */
+    @POST
+    @Path("{id}/{action: start|stop|pause|resume}")
+    public Response changeState(@PathParam("id") String id, @PathParam("action") String action,
+                                @QueryParam("wait") String wait, @HeaderParam(HttpHeaders.IF_MATCH) String ifMatch) {
+        LifecycleOutcome outcome = lifecycle.request(vmId(id), VmAction.valueOf(action.toUpperCase(java.util.Locale.ROOT)),
+                VersionHeaders.expected(ifMatch), waitDuration(wait));
+        return Response.status(outcome.settled() ? Response.Status.OK : Response.Status.ACCEPTED)
+                .entity(VmView.of(outcome.vm())).tag(VersionHeaders.etag(outcome.vm().version)).build();
+    }
+
+    @GET
+    @Path("{id}/guest-identity")
+    public GuestIdentityView guestIdentity(@PathParam("id") String id) {
+        return guestIdentities.of(vmId(id));
+    }
+
+    /** "?wait=30" or "?wait=30s": how long a state request may wait for the VM to get there (at most 5 min). */
+    static Duration waitDuration(String wait) {
+        if (wait == null || wait.isBlank()) {
+            return Duration.ZERO;
+        }
+        String seconds = wait.trim().endsWith("s") ? wait.trim().substring(0, wait.trim().length() - 1) : wait.trim();
+        try {
+            double value = Double.parseDouble(seconds);
+            if (value < 0 || value > MAX_WAIT.toSeconds() || Double.isNaN(value)) {
+                throw new InvalidSpecificationException("wait", "wait must be between 0 and " + MAX_WAIT.toSeconds()
+                        + " seconds, was " + wait);
+            }
+            return Duration.ofMillis((long) (value * 1000));
+        } catch (NumberFormatException e) {
+            throw new BadRequestException("wait", "wait must be a number of seconds like 30 or 30s, was '" + wait + "'");
+        }
     }
 
     private static Response withEtag(VmEntity vm) {

@@ -5,7 +5,9 @@ import java.util.Arrays;
 /** The guest programs the service can load; an unmodified OS kernel does not boot on the PVM hosts we run on. */
 public enum GuestKind {
     /** Reads its VP index and APIC IDs on every vCPU, reports them, then heartbeats and re-checks them. */
-    PROBE("probe");
+    PROBE("probe"),
+    /** Triple-faults as soon as it runs: shows that a guest fault crashes its own VM and nothing else. */
+    TRIPLE_FAULT("triple-fault");
 
     private final String kindName;
 

@@ -32,9 +32,9 @@ public record VmSpecification(String name, MachineType machineType, Topology top
                     "vcpus must be between 1 and maxVcpus (" + topology.maxVcpus() + "), was " + bootVcpus);
         }
         long memory = memoryMiB == null ? DEFAULT_MEMORY_MIB : memoryMiB;
-        if (memory < MIN_MEMORY_MIB || memory > MAX_MEMORY_MIB) {
-            throw new InvalidSpecificationException("memoryMiB",
-                    "memoryMiB must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB + ", was " + memory);
+        if (memory < MIN_MEMORY_MIB || memory > MAX_MEMORY_MIB || memory % 2 != 0) {
+            throw new InvalidSpecificationException("memoryMiB", "memoryMiB must be an even number (guest memory is "
+                    + "mapped in 2 MiB pages) between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB + ", was " + memory);
         }
         return new VmSpecification(checkedName, type, topology, (int) bootVcpus, (int) memory,
                 hypervVpIndex == null || hypervVpIndex, GuestKind.resolve(guestKind));

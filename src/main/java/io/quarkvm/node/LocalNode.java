@@ -3,12 +3,14 @@ package io.quarkvm.node;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.quarkvm.config.QuarkvmConfig;
 import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.kvm.Kvm;
 import io.quarkvm.persistence.NodeEntity;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -19,6 +21,7 @@ import org.jboss.logging.Logger;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -41,6 +44,7 @@ public class LocalNode {
     private VpIndexProvider provider;
     private String reason;
     private ScheduledExecutorService heartbeat;
+    private Kvm kvm;
 
     LocalNode(QuarkvmConfig config, ObjectMapper json, @ConfigProperty(name = "quarkus.http.port") int httpPort) {
         this.config = config;
@@ -59,6 +63,9 @@ public class LocalNode {
             provider = VpIndexProvider.UNSUPPORTED;
             reason = e.getMessage();
         }
+        if (canRunVms()) {
+            kvm = Kvm.open(config.node().kvmDevice());
+        }
         LOG.infof("node %s: provider %s, capabilities %s%s", name, provider, probe.capabilities(),
                 canRunVms() ? "" : "; runs no VM: " + reason);
         QuarkusTransaction.requiringNew().run(this::upsert);
@@ -67,10 +74,18 @@ public class LocalNode {
         heartbeat.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
     }
 
-    void shutdown() {
+    void shutdown(@Observes @Priority(Integer.MAX_VALUE - 1) ShutdownEvent event) {
         if (heartbeat != null) {
             heartbeat.shutdownNow();
         }
+        if (kvm != null) {
+            kvm.close();
+        }
+    }
+
+    /** The open /dev/kvm VMs are created from; present exactly when {@link #canRunVms()}. */
+    public Optional<Kvm> kvm() {
+        return Optional.ofNullable(kvm);
     }
 
     private void upsert() {

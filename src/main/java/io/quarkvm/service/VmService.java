@@ -12,6 +12,7 @@ import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VcpuPlugRules;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VmSpecification;
+import io.quarkvm.node.PhaseChanges;
 import io.quarkvm.persistence.VcpuEntity;
 import io.quarkvm.persistence.VmEntity;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -33,6 +34,12 @@ import java.util.function.Predicate;
  */
 @ApplicationScoped
 public class VmService {
+
+    private final PhaseChanges phaseChanges;
+
+    VmService(PhaseChanges phaseChanges) {
+        this.phaseChanges = phaseChanges;
+    }
 
     public VmEntity create(VmSpecification spec) {
         try {
@@ -138,16 +145,19 @@ public class VmService {
      * moves on (updated_at dirties the row, and Hibernate bumps {@code version} with it).
      */
     private VmEntity change(UUID id, ExpectedVersion expected, Predicate<VmEntity> mutation) {
-        return QuarkusTransaction.requiringNew().call(() -> {
+        VmEntity changed = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = requireLocked(id);
             expected.check(vm.version);
             if (mutation.test(vm)) {
                 vm.updatedAt = Instant.now();
+                vm.notifyNode();
                 VmEntity.flush();
             }
             Hibernate.initialize(vm.vcpus);
             return vm;
         });
+        phaseChanges.wakeReconciler(changed.id, changed.node);
+        return changed;
     }
 
     private static VmEntity require(UUID id) {

@@ -43,7 +43,8 @@ class VmSpecificationTest {
         assertField(() -> VmSpecification.of("a", null, 64L, null, 32L, 1L, null, null, null, null), "topology");
         assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, 3L, null, null, null), "vcpus");
         assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, 0L, null, null, null), "vcpus");
-        assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, 7L, null, null), "memoryMiB");
+        assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, 6L, null, null), "memoryMiB");
+        assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, 9L, null, null), "memoryMiB");
         assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, 1L << 40, null, null), "memoryMiB");
         assertField(() -> VmSpecification.of("a", "quarkvm-9", 1L, null, 2L, 1L, null, null, null, null), "machineType");
         assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, null, null, "windows"), "guest.kind");

@@ -1,0 +1,84 @@
+package io.quarkvm.node;
+
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.persistence.GuestBootEntity;
+import io.quarkvm.persistence.GuestVcpuObservationEntity;
+import io.quarkvm.vmm.GuestIdentity;
+import io.quarkvm.vmm.ProbeRecord;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** Writes each boot of a VM and what its guest observed, each call in its own short transaction. */
+@ApplicationScoped
+public class BootRecorder {
+
+    /** Opens a new boot with a row per vCPU about to run; returns its id. */
+    public long openBoot(UUID vmId, String node, VpIndexProvider provider, List<VcpuIdentity> vcpus) {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            GuestBootEntity boot = new GuestBootEntity();
+            boot.vmId = vmId;
+            boot.boot = GuestBootEntity.nextBootNumber(vmId);
+            boot.node = node;
+            boot.provider = provider.name();
+            boot.startedAt = Instant.now();
+            vcpus.forEach(identity -> boot.vcpus.add(observationRow(boot, identity)));
+            boot.persist();
+            return boot.id;
+        });
+    }
+
+    /** A vCPU hot-plugged during the boot gets its own row (a replugged one keeps its row and counters). */
+    public void addVcpu(long bootId, VcpuIdentity identity) {
+        QuarkusTransaction.requiringNew().run(() -> {
+            GuestBootEntity boot = GuestBootEntity.findById(bootId);
+            if (boot.vcpu(identity.cpuIndex()).isEmpty()) {
+                boot.vcpus.add(observationRow(boot, identity));
+            }
+        });
+    }
+
+    public void recordReport(long bootId, GuestIdentity observed) {
+        QuarkusTransaction.requiringNew().run(() -> GuestVcpuObservationEntity.update(
+                "reportedAt = ?1, observedApicId = ?2, observedX2apicId = ?3, observedVpIndex = ?4, "
+                        + "hypervLeavesFound = ?5, vpIndexWriteRefused = ?6 where boot.id = ?7 and cpuIndex = ?8",
+                Instant.now(), observed.apicIdLeaf1(), observed.x2ApicIdLeafB(),
+                observed.vpIndex() == GuestIdentity.NO_VP_INDEX ? null : (int) observed.vpIndex(),
+                observed.hypervFound(), observed.hypervFound() ? observed.wrmsrFaulted() : null,
+                bootId, observed.cpuIndex()));
+    }
+
+    /** The probe's counters as read from guest memory, for every vCPU of a boot at once. */
+    public void recordCounters(long bootId, Map<Integer, ProbeRecord> records) {
+        QuarkusTransaction.requiringNew().run(() -> records.forEach((cpuIndex, record) ->
+                GuestVcpuObservationEntity.update("heartbeats = ?1, violations = ?2 where boot.id = ?3 and cpuIndex = ?4",
+                        record.heartbeat(), (int) record.violations(), bootId, cpuIndex)));
+    }
+
+    public void endBoot(long bootId, String reason) {
+        QuarkusTransaction.requiringNew().run(() ->
+                GuestBootEntity.update("endedAt = ?1, endReason = ?2 where id = ?3 and endedAt is null",
+                        Instant.now(), reason, bootId));
+    }
+
+    /** Boots this node left open when it died: they ended then, whatever the guest was doing. */
+    public void endBootsLeftOpen(String node, String reason) {
+        QuarkusTransaction.requiringNew().run(() ->
+                GuestBootEntity.update("endedAt = ?1, endReason = ?2 where node = ?3 and endedAt is null",
+                        Instant.now(), reason, node));
+    }
+
+    private static GuestVcpuObservationEntity observationRow(GuestBootEntity boot, VcpuIdentity identity) {
+        GuestVcpuObservationEntity row = new GuestVcpuObservationEntity();
+        row.boot = boot;
+        row.cpuIndex = identity.cpuIndex();
+        row.apicId = identity.apicId();
+        row.vpIndex = identity.vpIndex();
+        return row;
+    }
+}

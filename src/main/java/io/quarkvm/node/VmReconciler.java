@@ -1,0 +1,418 @@
+package io.quarkvm.node;
+
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkvm.config.QuarkvmConfig;
+import io.quarkvm.domain.DesiredState;
+import io.quarkvm.domain.GuestKind;
+import io.quarkvm.domain.PlacementDecision;
+import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VmPhase;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.persistence.VcpuEntity;
+import io.quarkvm.persistence.VmEntity;
+import io.quarkvm.vmm.GuestIdentity;
+import io.quarkvm.vmm.GuestProgram;
+import io.quarkvm.vmm.ProbeRecord;
+import io.quarkvm.vmm.VirtualMachine;
+import io.quarkvm.vmm.VmListener;
+import io.quarkvm.vmm.VmSpec;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.persistence.LockModeType;
+import org.hibernate.Hibernate;
+import org.jboss.logging.Logger;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Drives the VMs placed on this node towards their desired state. One controller thread makes every change to
+ * a local VM, so two changes never race; it is woken by this node's API, by PostgreSQL NOTIFY from any node, by
+ * a VM's own threads (a crash), and by a periodic sweep that catches anything missed.
+ */
+@ApplicationScoped
+public class VmReconciler {
+
+    private static final Logger LOG = Logger.getLogger(VmReconciler.class);
+    /** A boot counts as up when every boot vCPU has reported, or after this long without it. */
+    private static final Duration BOOT_REPORT_WAIT = Duration.ofSeconds(2);
+    private static final Duration FIRST_RESTART_DELAY = Duration.ofSeconds(5);
+    private static final Duration LONGEST_RESTART_DELAY = Duration.ofMinutes(5);
+    private static final long COUNTER_FLUSH_MILLIS = 1000;
+
+    private final LocalNode node;
+    private final BootRecorder boots;
+    private final PhaseChanges phaseChanges;
+    private final AgroalDataSource dataSource;
+    private final QuarkvmConfig config;
+
+    private final LinkedBlockingQueue<UUID> queue = new LinkedBlockingQueue<>();
+    private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
+    private final Map<UUID, LocalVm> local = new ConcurrentHashMap<>();
+    private volatile boolean running;
+    private Thread controller;
+    private Thread notificationListener;
+    private ScheduledExecutorService timers;
+    private ExecutorService observationWriter;
+
+    VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, AgroalDataSource dataSource,
+                 QuarkvmConfig config) {
+        this.node = node;
+        this.boots = boots;
+        this.phaseChanges = phaseChanges;
+        this.dataSource = dataSource;
+        this.config = config;
+    }
+
+    void start(@Observes @Priority(20) StartupEvent event) {
+        if (!node.canRunVms()) {
+            return;
+        }
+        boots.endBootsLeftOpen(node.name(), "the service on node " + node.name() + " stopped without stopping it");
+        running = true;
+        observationWriter = Executors.newSingleThreadExecutor(r -> new Thread(r, "guest-observations"));
+        controller = new Thread(this::controlLoop, "vm-reconciler");
+        controller.start();
+        notificationListener = new Thread(this::listenLoop, "vm-notifications");
+        notificationListener.setDaemon(true);
+        notificationListener.start();
+        timers = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "vm-reconciler-timers"));
+        long sweep = config.node().sweepInterval().toMillis();
+        timers.scheduleWithFixedDelay(this::sweep, 0, sweep, TimeUnit.MILLISECONDS);
+        timers.scheduleWithFixedDelay(this::flushCounters, COUNTER_FLUSH_MILLIS, COUNTER_FLUSH_MILLIS, TimeUnit.MILLISECONDS);
+        phaseChanges.connectReconciler((vmId, vmNode) -> enqueue(vmId));
+    }
+
+    /** A graceful stop stops every local VM cleanly and records it; what was desired stays, for the next start. */
+    void stop(@Observes @Priority(5) ShutdownEvent event) throws InterruptedException {
+        if (!running) {
+            return;
+        }
+        running = false;
+        timers.shutdownNow();
+        controller.interrupt();
+        controller.join(TimeUnit.SECONDS.toMillis(30));
+        notificationListener.interrupt();
+        for (LocalVm vm : List.copyOf(local.values())) {
+            stopLocal(vm, "node " + node.name() + " shut down");
+            setPhase(vm.id, VmPhase.STOPPED, "stopped because node " + node.name() + " shut down", false);
+        }
+        observationWriter.shutdown();
+        observationWriter.awaitTermination(10, TimeUnit.SECONDS);
+    }
+
+    public void enqueue(UUID vmId) {
+        if (queued.add(vmId)) {
+            queue.add(vmId);
+        }
+    }
+
+    /** The VMs running on this node now, for reading their guests' live state. */
+    public java.util.Optional<VirtualMachine> machine(UUID vmId) {
+        return java.util.Optional.ofNullable(local.get(vmId)).map(vm -> vm.machine);
+    }
+
+    private void controlLoop() {
+        while (running) {
+            UUID vmId;
+            try {
+                vmId = queue.poll(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (vmId == null) {
+                continue;
+            }
+            queued.remove(vmId);
+            try {
+                reconcile(vmId);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "reconciling VM %s failed; the sweep will try again", vmId);
+            }
+        }
+    }
+
+    private void reconcile(UUID vmId) {
+        VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity found = VmEntity.findById(vmId);
+            if (found != null) {
+                Hibernate.initialize(found.vcpus);
+            }
+            return found;
+        });
+        LocalVm here = local.get(vmId);
+        if (here != null && here.machine.state() == VirtualMachine.State.CRASHED) {
+            recordCrash(here, here.machine.crashReason().orElse("the guest crashed"));
+            return;
+        }
+        if (vm == null || !node.name().equals(vm.node)) {
+            if (here != null) {
+                stopLocal(here, vm == null ? "the VM was deleted" : "the VM is placed on node " + vm.node);
+            }
+            return;
+        }
+        if (vm.desiredState == DesiredState.STOPPED) {
+            if (here != null) {
+                setPhase(vmId, VmPhase.STOPPING, null, false);
+                stopLocal(here, "stopped on request");
+            }
+            setPhase(vmId, VmPhase.STOPPED, null, true);
+            return;
+        }
+        if (here == null) {
+            if (vm.phase == VmPhase.CRASHED && vm.restartNotBefore != null && Instant.now().isBefore(vm.restartNotBefore)) {
+                return;
+            }
+            here = startLocal(vm);
+            if (here == null) {
+                return;
+            }
+        }
+        plugAsPersisted(vm, here);
+        VirtualMachine machine = here.machine;
+        if (vm.desiredState == DesiredState.PAUSED && machine.state() == VirtualMachine.State.RUNNING) {
+            machine.pause();
+        } else if (vm.desiredState == DesiredState.RUNNING && machine.state() == VirtualMachine.State.PAUSED) {
+            machine.resume();
+        }
+        VmPhase observed = machine.state() == VirtualMachine.State.PAUSED ? VmPhase.PAUSED : VmPhase.RUNNING;
+        if (vm.phase != observed) {
+            setPhase(vmId, observed, null, false);
+        }
+    }
+
+    private LocalVm startLocal(VmEntity vm) {
+        PlacementDecision decision = VpIndexProviders.place(node.capabilities(), node.provider(), vm.vpIndexPolicy,
+                vm.topology(), vm.hypervVpIndex);
+        if (decision instanceof PlacementDecision.Refused refused) {
+            recordFailedStart(vm.id, "cannot run here: " + refused.reason());
+            return null;
+        }
+        VpIndexProvider provider = ((PlacementDecision.Accepted) decision).provider();
+        setPhase(vm.id, VmPhase.STARTING, null, false);
+        List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
+        LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
+        VmSpec spec = new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
+                program(GuestKind.resolve(vm.guestKind)));
+        try {
+            started.machine = VirtualMachine.start(node.kvm().orElseThrow(), spec, listenerFor(started));
+        } catch (RuntimeException e) {
+            boots.endBoot(started.bootId, "failed to start: " + e.getMessage());
+            recordFailedStart(vm.id, "failed to start: " + e.getMessage());
+            return null;
+        }
+        local.put(vm.id, started);
+        try {
+            started.bootVcpusReported.await(BOOT_REPORT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.infof("VM %s (%s) started on node %s as boot of %d vCPUs through %s", vm.name, vm.id, node.name(),
+                plugged.size(), provider);
+        return started;
+    }
+
+    /** Live hot-plug: the running machine's vCPUs follow the persisted plugged flags, in cpu_index order. */
+    private void plugAsPersisted(VmEntity vm, LocalVm here) {
+        List<VcpuIdentity> wanted = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
+        List<VcpuIdentity> present = here.machine.pluggedVcpus();
+        for (VcpuIdentity identity : present) {
+            if (!wanted.contains(identity)) {
+                here.machine.park(identity.apicId());
+                LOG.infof("VM %s: parked vCPU %s", vm.name, identity);
+            }
+        }
+        for (VcpuIdentity identity : wanted) {
+            if (!present.contains(identity)) {
+                boots.addVcpu(here.bootId, identity);
+                here.machine.hotplug(identity);
+                LOG.infof("VM %s: hot-plugged vCPU %s", vm.name, identity);
+            }
+        }
+    }
+
+    private static GuestProgram program(GuestKind kind) {
+        return switch (kind) {
+            case PROBE -> GuestProgram.probe();
+            case TRIPLE_FAULT -> GuestProgram.tripleFault();
+        };
+    }
+
+    private VmListener listenerFor(LocalVm vm) {
+        return new VmListener() {
+            @Override
+            public void identityReported(GuestIdentity observed) {
+                writeObservation(() -> boots.recordReport(vm.bootId, observed));
+                vm.bootVcpusReported.countDown();
+            }
+
+            @Override
+            public void violationReported(int cpuIndex, ProbeRecord record) {
+                LOG.warnf("VM %s: the guest on cpu_index %d saw its identity change: %s", vm.id, cpuIndex, record);
+                writeObservation(() -> boots.recordCounters(vm.bootId, Map.of(cpuIndex, record)));
+            }
+
+            @Override
+            public void crashed(String reason) {
+                enqueue(vm.id);
+            }
+        };
+    }
+
+    private void writeObservation(Runnable write) {
+        observationWriter.execute(() -> {
+            try {
+                write.run();
+            } catch (RuntimeException e) {
+                LOG.warnf("could not record a guest observation: %s", e.getMessage());
+            }
+        });
+    }
+
+    private void stopLocal(LocalVm vm, String reason) {
+        flushCounters(vm);
+        vm.machine.stop();
+        local.remove(vm.id);
+        boots.endBoot(vm.bootId, reason);
+    }
+
+    private void recordCrash(LocalVm vm, String reason) {
+        LOG.warnf("VM %s crashed: %s", vm.id, reason);
+        stopLocal(vm, "crashed: " + reason);
+        recordFailedStart(vm.id, reason);
+    }
+
+    /** CRASHED with the reason, and the earliest restart pushed back further with every crash in a row. */
+    private void recordFailedStart(UUID vmId, String reason) {
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
+            if (vm == null) {
+                return;
+            }
+            vm.phase = VmPhase.CRASHED;
+            vm.lastError = reason;
+            vm.crashCount++;
+            vm.restartNotBefore = Instant.now().plus(restartDelay(vm.crashCount));
+            vm.updatedAt = Instant.now();
+        });
+        phaseChanges.recorded();
+    }
+
+    static Duration restartDelay(int crashesInARow) {
+        Duration delay = FIRST_RESTART_DELAY.multipliedBy(1L << Math.min(crashesInARow - 1, 16));
+        return delay.compareTo(LONGEST_RESTART_DELAY) > 0 ? LONGEST_RESTART_DELAY : delay;
+    }
+
+    private void setPhase(UUID vmId, VmPhase phase, String lastError, boolean releaseNode) {
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
+            if (vm == null || vm.phase == phase && !releaseNode && lastError == null) {
+                return;
+            }
+            vm.phase = phase;
+            if (lastError != null) {
+                vm.lastError = lastError;
+            }
+            if (phase == VmPhase.RUNNING) {
+                vm.restartNotBefore = null;
+            }
+            if (releaseNode) {
+                vm.node = null;
+            }
+            vm.updatedAt = Instant.now();
+        });
+        phaseChanges.recorded();
+    }
+
+    private void sweep() {
+        try {
+            List<UUID> placedHere = QuarkusTransaction.requiringNew().call(() ->
+                    VmEntity.<VmEntity>list("node", node.name()).stream().map(vm -> vm.id).toList());
+            placedHere.forEach(this::enqueue);
+            local.keySet().forEach(this::enqueue);
+        } catch (RuntimeException e) {
+            LOG.warnf("sweep failed: %s", e.getMessage());
+        }
+    }
+
+    private void flushCounters() {
+        for (LocalVm vm : local.values()) {
+            try {
+                flushCounters(vm);
+            } catch (RuntimeException e) {
+                LOG.debugf("counter flush of VM %s skipped: %s", vm.id, e.getMessage());
+            }
+        }
+    }
+
+    private void flushCounters(LocalVm vm) {
+        VirtualMachine machine = vm.machine;
+        if (machine == null || machine.state() == VirtualMachine.State.STOPPED) {
+            return;
+        }
+        Map<Integer, ProbeRecord> records = new LinkedHashMap<>();
+        machine.pluggedVcpus().forEach(identity -> records.put(identity.cpuIndex(), machine.probeRecord(identity.cpuIndex())));
+        boots.recordCounters(vm.bootId, records);
+    }
+
+    /** LISTEN on the VM channel: any node's change to a VM wakes this node's reconciler at once. */
+    private void listenLoop() {
+        while (running) {
+            try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
+                statement.execute("LISTEN " + VmEntity.VM_CHANNEL);
+                PGConnection postgres = connection.unwrap(PGConnection.class);
+                while (running) {
+                    PGNotification[] notifications = postgres.getNotifications(1000);
+                    if (notifications != null) {
+                        for (PGNotification notification : notifications) {
+                            enqueueNotified(notification.getParameter(), this::enqueue);
+                        }
+                    }
+                }
+            } catch (SQLException e) {
+                if (running) {
+                    LOG.warnf("LISTEN connection lost (%s); the sweep covers until it is back", e.getMessage());
+                    sleepQuietly(1000);
+                }
+            }
+        }
+    }
+
+    private static void enqueueNotified(String payload, Consumer<UUID> enqueue) {
+        try {
+            enqueue.accept(UUID.fromString(payload));
+        } catch (IllegalArgumentException e) {
+            LOG.warnf("ignored a notification that names no VM: %s", payload);
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
