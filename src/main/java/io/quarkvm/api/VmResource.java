@@ -110,6 +110,7 @@ public class VmResource {
     /** 200 when the VM is what was asked (now or within ?wait= seconds), 202 when its node is still on it. */
     @POST
     @Path("{id}/{action: start|stop|pause|resume}")
+    @Consumes(MediaType.WILDCARD)
     public Response changeState(@PathParam("id") String id, @PathParam("action") String action,
                                 @QueryParam("wait") String wait, @HeaderParam(HttpHeaders.IF_MATCH) String ifMatch) {
         LifecycleOutcome outcome = lifecycle.request(vmId(id), VmAction.valueOf(action.toUpperCase(java.util.Locale.ROOT)),

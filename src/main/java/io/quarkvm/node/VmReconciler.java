@@ -190,6 +190,10 @@ public class VmReconciler {
                 return;
             }
         }
+        if (here.machine.state() == VirtualMachine.State.CRASHED) {
+            recordCrash(here, here.machine.crashReason().orElse("the guest crashed"));
+            return;
+        }
         plugAsPersisted(vm, here);
         VirtualMachine machine = here.machine;
         if (vm.desiredState == DesiredState.PAUSED && machine.state() == VirtualMachine.State.RUNNING) {
@@ -276,6 +280,9 @@ public class VmReconciler {
 
             @Override
             public void crashed(String reason) {
+                while (vm.bootVcpusReported.getCount() > 0) {
+                    vm.bootVcpusReported.countDown(); // a crashed boot reports nothing more: stop waiting for it
+                }
                 enqueue(vm.id);
             }
         };
@@ -293,9 +300,24 @@ public class VmReconciler {
 
     private void stopLocal(LocalVm vm, String reason) {
         flushCounters(vm);
-        vm.machine.stop();
+        if (vm.machine.state() == VirtualMachine.State.CRASHED) {
+            awaitReleased(vm.machine);
+        } else {
+            vm.machine.stop();
+        }
         local.remove(vm.id);
         boots.endBoot(vm.bootId, reason);
+    }
+
+    /** A crashed machine releases itself; its resources must be gone before the VM may start again. */
+    private static void awaitReleased(VirtualMachine machine) {
+        try {
+            if (!machine.awaitStopped(10, TimeUnit.SECONDS)) {
+                LOG.errorf("crashed machine %s did not release its resources within 10 s", machine.name());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void recordCrash(LocalVm vm, String reason) {
@@ -369,7 +391,8 @@ public class VmReconciler {
 
     private void flushCounters(LocalVm vm) {
         VirtualMachine machine = vm.machine;
-        if (machine == null || machine.state() == VirtualMachine.State.STOPPED) {
+        if (machine == null || machine.state() == VirtualMachine.State.STOPPED
+                || machine.state() == VirtualMachine.State.CRASHED) {
             return;
         }
         Map<Integer, ProbeRecord> records = new LinkedHashMap<>();

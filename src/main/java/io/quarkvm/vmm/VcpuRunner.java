@@ -157,13 +157,16 @@ final class VcpuRunner {
                 vm.vcpuCrashed(identity, "vCPU thread failed: " + e);
             }
         } finally {
+            VcpuFd closing;
             synchronized (monitor) {
                 threadId = 0; // no kick may reach a thread id that could be reused
                 finished = true;
+                closing = vcpu;
+                vcpu = null; // request() must never write to a kvm_run that is about to be unmapped
                 monitor.notifyAll();
             }
-            if (vcpu != null) {
-                vcpu.close();
+            if (closing != null) {
+                closing.close();
             }
         }
     }
