@@ -1,10 +1,9 @@
-package io.quarkvm.api;
+package io.quarkvm.service;
 
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.persistence.GuestBootEntity;
 import io.quarkvm.persistence.GuestVcpuObservationEntity;
 import io.quarkvm.persistence.VmEntity;
-import io.quarkvm.service.VmNotFoundException;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.time.Instant;
