@@ -1,6 +1,5 @@
 package io.quarkvm.node;
 
-import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -12,7 +11,9 @@ import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.VcpuEntity;
+import io.quarkvm.persistence.VmEvent;
 import io.quarkvm.persistence.VmEntity;
 import io.quarkvm.vmm.GuestIdentity;
 import io.quarkvm.vmm.GuestProgram;
@@ -26,12 +27,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.persistence.LockModeType;
 import org.hibernate.Hibernate;
 import org.jboss.logging.Logger;
-import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
 
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -45,7 +41,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
 /**
  * Drives the VMs placed on this node towards their desired state. One controller thread makes every change to
@@ -65,7 +60,7 @@ public class VmReconciler {
     private final LocalNode node;
     private final BootRecorder boots;
     private final PhaseChanges phaseChanges;
-    private final AgroalDataSource dataSource;
+    private final DatabaseNotifications notifications;
     private final QuarkvmConfig config;
 
     private final LinkedBlockingQueue<UUID> queue = new LinkedBlockingQueue<>();
@@ -73,16 +68,15 @@ public class VmReconciler {
     private final Map<UUID, LocalVm> local = new ConcurrentHashMap<>();
     private volatile boolean running;
     private Thread controller;
-    private Thread notificationListener;
     private ScheduledExecutorService timers;
     private ExecutorService observationWriter;
 
-    VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, AgroalDataSource dataSource,
+    VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, DatabaseNotifications notifications,
                  QuarkvmConfig config) {
         this.node = node;
         this.boots = boots;
         this.phaseChanges = phaseChanges;
-        this.dataSource = dataSource;
+        this.notifications = notifications;
         this.config = config;
     }
 
@@ -95,9 +89,7 @@ public class VmReconciler {
         observationWriter = Executors.newSingleThreadExecutor(r -> new Thread(r, "guest-observations"));
         controller = new Thread(this::controlLoop, "vm-reconciler");
         controller.start();
-        notificationListener = new Thread(this::listenLoop, "vm-notifications");
-        notificationListener.setDaemon(true);
-        notificationListener.start();
+        notifications.onVmChanged(this::enqueue);
         timers = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "vm-reconciler-timers"));
         long sweep = config.node().sweepInterval().toMillis();
         timers.scheduleWithFixedDelay(this::sweep, 0, sweep, TimeUnit.MILLISECONDS);
@@ -114,7 +106,6 @@ public class VmReconciler {
         timers.shutdownNow();
         controller.interrupt();
         controller.join(TimeUnit.SECONDS.toMillis(30));
-        notificationListener.interrupt();
         for (LocalVm vm : List.copyOf(local.values())) {
             stopLocal(vm, "node " + node.name() + " shut down");
             setPhase(vm.id, VmPhase.STOPPED, "stopped because node " + node.name() + " shut down", false);
@@ -338,6 +329,8 @@ public class VmReconciler {
             vm.crashCount++;
             vm.restartNotBefore = Instant.now().plus(restartDelay(vm.crashCount));
             vm.updatedAt = Instant.now();
+            VmEntity.flush();
+            notifications.announce(VmEvent.ofVm("phase", vm));
         });
         phaseChanges.recorded();
     }
@@ -364,6 +357,8 @@ public class VmReconciler {
                 vm.node = null;
             }
             vm.updatedAt = Instant.now();
+            VmEntity.flush();
+            notifications.announce(VmEvent.ofVm("phase", vm));
         });
         phaseChanges.recorded();
     }
@@ -398,44 +393,5 @@ public class VmReconciler {
         Map<Integer, ProbeRecord> records = new LinkedHashMap<>();
         machine.pluggedVcpus().forEach(identity -> records.put(identity.cpuIndex(), machine.probeRecord(identity.cpuIndex())));
         boots.recordCounters(vm.bootId, records);
-    }
-
-    /** LISTEN on the VM channel: any node's change to a VM wakes this node's reconciler at once. */
-    private void listenLoop() {
-        while (running) {
-            try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
-                statement.execute("LISTEN " + VmEntity.VM_CHANNEL);
-                PGConnection postgres = connection.unwrap(PGConnection.class);
-                while (running) {
-                    PGNotification[] notifications = postgres.getNotifications(1000);
-                    if (notifications != null) {
-                        for (PGNotification notification : notifications) {
-                            enqueueNotified(notification.getParameter(), this::enqueue);
-                        }
-                    }
-                }
-            } catch (SQLException e) {
-                if (running) {
-                    LOG.warnf("LISTEN connection lost (%s); the sweep covers until it is back", e.getMessage());
-                    sleepQuietly(1000);
-                }
-            }
-        }
-    }
-
-    private static void enqueueNotified(String payload, Consumer<UUID> enqueue) {
-        try {
-            enqueue.accept(UUID.fromString(payload));
-        } catch (IllegalArgumentException e) {
-            LOG.warnf("ignored a notification that names no VM: %s", payload);
-        }
-    }
-
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -29,9 +29,6 @@ import java.util.UUID;
 @Table(name = "vm")
 public class VmEntity extends PanacheEntityBase {
 
-    /** The PostgreSQL LISTEN/NOTIFY channel on which a VM's id says "look at this VM again". */
-    public static final String VM_CHANNEL = "quarkvm_vm";
-
     @Id
     public UUID id;
 
@@ -105,12 +102,6 @@ public class VmEntity extends PanacheEntityBase {
 
     public Optional<VcpuEntity> vcpuWithApicId(int apicId) {
         return vcpus.stream().filter(v -> v.apicId == apicId).findFirst();
-    }
-
-    /** Wakes the reconciler of the VM's node (delivered when the transaction commits). */
-    public void notifyNode() {
-        getEntityManager().createNativeQuery("SELECT pg_notify('" + VM_CHANNEL + "', ?1)")
-                .setParameter(1, id.toString()).getSingleResult();
     }
 
     public static Optional<VmEntity> findByName(String name) {

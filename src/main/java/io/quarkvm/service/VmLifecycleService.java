@@ -7,7 +7,9 @@ import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VmStateMachine;
 import io.quarkvm.node.NodeDirectory;
 import io.quarkvm.node.PhaseChanges;
+import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.VmEntity;
+import io.quarkvm.persistence.VmEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.persistence.LockModeType;
 import org.hibernate.Hibernate;
@@ -26,10 +28,12 @@ public class VmLifecycleService {
 
     private final NodeDirectory nodes;
     private final PhaseChanges phaseChanges;
+    private final DatabaseNotifications notifications;
 
-    VmLifecycleService(NodeDirectory nodes, PhaseChanges phaseChanges) {
+    VmLifecycleService(NodeDirectory nodes, PhaseChanges phaseChanges, DatabaseNotifications notifications) {
         this.nodes = nodes;
         this.phaseChanges = phaseChanges;
+        this.notifications = notifications;
     }
 
     public LifecycleOutcome request(UUID id, VmAction action, ExpectedVersion expected, Duration wait) {
@@ -40,8 +44,9 @@ public class VmLifecycleService {
             if (VmStateMachine.apply(action, locked.desiredState, locked.phase) == VmStateMachine.Transition.CHANGED) {
                 change(locked, action);
                 locked.updatedAt = Instant.now();
-                locked.notifyNode();
                 VmEntity.flush();
+                notifications.announceVmChanged(locked.id);
+                notifications.announce(VmEvent.ofVm("desired", locked));
             }
             Hibernate.initialize(locked.vcpus);
             return locked;

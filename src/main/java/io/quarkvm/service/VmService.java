@@ -13,7 +13,9 @@ import io.quarkvm.domain.VcpuPlugRules;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VmSpecification;
 import io.quarkvm.node.PhaseChanges;
+import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.VcpuEntity;
+import io.quarkvm.persistence.VmEvent;
 import io.quarkvm.persistence.VmEntity;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.persistence.LockModeType;
@@ -24,7 +26,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.function.Predicate;
+import java.util.function.Function;
 
 /**
  * The use cases on VMs. Each runs in its own transaction and returns the VM as committed (its vCPUs loaded), so a
@@ -36,9 +38,11 @@ import java.util.function.Predicate;
 public class VmService {
 
     private final PhaseChanges phaseChanges;
+    private final DatabaseNotifications notifications;
 
-    VmService(PhaseChanges phaseChanges) {
+    VmService(PhaseChanges phaseChanges, DatabaseNotifications notifications) {
         this.phaseChanges = phaseChanges;
+        this.notifications = notifications;
     }
 
     public VmEntity create(VmSpecification spec) {
@@ -67,6 +71,7 @@ public class VmService {
                     vm.vcpus.add(VcpuEntity.firstPlugged(vm, identity));
                 }
                 vm.persistAndFlush();
+                notifications.announce(VmEvent.ofVm("created", vm));
                 return vm;
             });
         } catch (RuntimeException e) {
@@ -108,6 +113,7 @@ public class VmService {
                 throw new ConflictException("VM " + vm.name + " is " + vm.phase + " (desired " + vm.desiredState
                         + "); stop it before deleting it");
             }
+            notifications.announce(VmEvent.ofVm("deleted", vm));
             vm.delete();
         });
     }
@@ -117,13 +123,13 @@ public class VmService {
         return change(id, expected, vm -> {
             List<PluggedVcpu> known = vm.pluggedVcpus();
             VcpuIdentity identity = VcpuPlugRules.identityToPlug(vm.topology(), vm.vpIndexPolicy, known, slot);
-            Optional<VcpuEntity> previous = vm.vcpuWithApicId(identity.apicId());
-            if (previous.isPresent()) {
-                previous.get().plugged = true;
-            } else {
-                vm.vcpus.add(VcpuEntity.firstPlugged(vm, identity));
-            }
-            return true;
+            VcpuEntity vcpu = vm.vcpuWithApicId(identity.apicId()).orElseGet(() -> {
+                VcpuEntity first = VcpuEntity.firstPlugged(vm, identity);
+                vm.vcpus.add(first);
+                return first;
+            });
+            vcpu.plugged = true;
+            return Optional.of(VmEvent.ofVcpu("vcpu-plugged", vm, vcpu));
         });
     }
 
@@ -133,25 +139,28 @@ public class VmService {
             PluggedVcpu vcpu = VcpuPlugRules.vcpuToUnplug(vm.pluggedVcpus(), apicId)
                     .orElseThrow(() -> new VcpuNotFoundException(id, apicId));
             if (!vcpu.plugged()) {
-                return false;
+                return Optional.empty();
             }
-            vm.vcpuWithApicId(apicId).orElseThrow().plugged = false;
-            return true;
+            VcpuEntity unplugged = vm.vcpuWithApicId(apicId).orElseThrow();
+            unplugged.plugged = false;
+            return Optional.of(VmEvent.ofVcpu("vcpu-unplugged", vm, unplugged));
         });
     }
 
     /**
-     * Applies {@code mutation} to the current VM in one transaction; when it reports a change the VM's version
-     * moves on (updated_at dirties the row, and Hibernate bumps {@code version} with it).
+     * Applies {@code mutation} to the current VM in one transaction; when it reports a change (as the event to
+     * announce) the VM's version moves on (updated_at dirties the row, and Hibernate bumps {@code version}).
      */
-    private VmEntity change(UUID id, ExpectedVersion expected, Predicate<VmEntity> mutation) {
+    private VmEntity change(UUID id, ExpectedVersion expected, Function<VmEntity, Optional<VmEvent>> mutation) {
         VmEntity changed = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = requireLocked(id);
             expected.check(vm.version);
-            if (mutation.test(vm)) {
+            Optional<VmEvent> event = mutation.apply(vm);
+            if (event.isPresent()) {
                 vm.updatedAt = Instant.now();
-                vm.notifyNode();
                 VmEntity.flush();
+                notifications.announceVmChanged(vm.id);
+                notifications.announce(event.get().withVersion(vm.version));
             }
             Hibernate.initialize(vm.vcpus);
             return vm;

@@ -1,0 +1,31 @@
+package io.quarkvm.persistence;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * Something that happened to a VM, as GET /api/v1/events streams it: {@code phase} (the node observed a new phase),
+ * {@code desired} (a client asked for a state), {@code vcpu-plugged}, {@code vcpu-unplugged}, {@code created},
+ * {@code deleted}. Only committed changes are announced: the announcement is part of the change's transaction.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record VmEvent(String type, UUID vmId, String vmName, Instant at, String phase, String desiredState,
+                      String node, Long version, String lastError, Integer cpuIndex, Integer apicId, Integer vpIndex) {
+
+    public static VmEvent ofVm(String type, VmEntity vm) {
+        return new VmEvent(type, vm.id, vm.name, Instant.now(), vm.phase.name(), vm.desiredState.name(), vm.node,
+                vm.version, vm.lastError, null, null, null);
+    }
+
+    public VmEvent withVersion(long committedVersion) {
+        return new VmEvent(type, vmId, vmName, at, phase, desiredState, node, committedVersion, lastError, cpuIndex,
+                apicId, vpIndex);
+    }
+
+    public static VmEvent ofVcpu(String type, VmEntity vm, VcpuEntity vcpu) {
+        return new VmEvent(type, vm.id, vm.name, Instant.now(), null, null, vm.node, vm.version, null,
+                vcpu.cpuIndex, vcpu.apicId, vcpu.vpIndex);
+    }
+}
