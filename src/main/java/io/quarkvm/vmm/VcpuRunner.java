@@ -60,7 +60,7 @@ final class VcpuRunner {
     private boolean finished;
     /** Guarded by monitor: the kernel thread id while the thread can take a kick, 0 otherwise. */
     private int threadId;
-    /** Set once the vCPU exists; read by kickers for immediate_exit. */
+    /** Set once the vCPU exists; kickers set its immediate_exit, under the monitor and only while not finished. */
     private volatile VcpuFd vcpu;
 
     private volatile long rdmsrAnswered;
@@ -105,11 +105,16 @@ final class VcpuRunner {
             }
             request = next;
             monitor.notifyAll();
+            // Under the monitor, a thread that has not finished has not yet unmapped kvm_run (it does so only
+            // after setting finished here) nor ended (so its thread id is not anybody else's).
+            if (next == Request.RUN || finished) {
+                return;
+            }
             VcpuFd current = vcpu;
-            if (next != Request.RUN && current != null) {
+            if (current != null) {
                 current.requestImmediateExit(true);
             }
-            if (next != Request.RUN && threadId != 0) {
+            if (threadId != 0) {
                 ThreadSignals.signalThread(PROCESS_ID, threadId, KICK_SIGNAL);
             }
         }
@@ -130,10 +135,10 @@ final class VcpuRunner {
 
     private void live() {
         try {
-            synchronized (monitor) {
-                threadId = ThreadSignals.currentThreadId();
-            }
             long kvmSignalMask = ThreadSignals.blockForCurrentThread(KICK_SIGNAL);
+            synchronized (monitor) {
+                threadId = ThreadSignals.currentThreadId(); // kicks only once the signal is blocked
+            }
             vcpu = vm.vmFd().createVcpu(identity.apicId());
             try {
                 setUp(vcpu, kvmSignalMask);
@@ -162,6 +167,9 @@ final class VcpuRunner {
                 finished = true;
                 monitor.notifyAll();
             }
+            // A kick may still be pending. HotSpot restores the thread's original signal mask when a Java thread
+            // exits, which would deliver it with its default action: killing the JVM. No kick can come any more.
+            ThreadSignals.drainPending(KICK_SIGNAL);
             if (vcpu != null) {
                 vcpu.close();
             }
