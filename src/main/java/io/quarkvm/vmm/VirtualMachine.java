@@ -236,6 +236,7 @@ public final class VirtualMachine implements AutoCloseable {
         try {
             awaitReady(runner);
         } catch (RuntimeException e) {
+            vcpus.remove(identity.apicId()); // its thread has ended; the KVM vCPU stays, unused, until the VM goes
             vpIndexTable.remove(identity.cpuIndex());
             throw e;
         }
@@ -310,6 +311,14 @@ public final class VirtualMachine implements AutoCloseable {
     List<CpuidEntry> cpuidFor(VcpuIdentity identity) {
         return GuestCpuid.forVcpu(supportedCpuid, spec.topology(), identity.slot(), identity.apicId(),
                 spec.hypervVpIndex(), maxVps);
+    }
+
+    /**
+     * Replaces the VP index served to one vCPU from now on: what restoring another node's table does. A probe
+     * that already read the old value counts it as a violation at its next re-check.
+     */
+    void serveVpIndex(int cpuIndex, int vpIndex) {
+        vpIndexTable.put(cpuIndex, vpIndex);
     }
 
     /** The VP index the vCPU threads serve to this vCPU, from the persisted table (-1 if it has none). */
