@@ -72,8 +72,19 @@ final class VcpuRunner {
         this.vm = vm;
         this.identity = identity;
         this.go = go;
-        this.thread = new Thread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
-        this.thread.setDaemon(true);
+        this.thread = new VcpuThread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
+    }
+
+    static boolean isVcpuThread(Thread thread) {
+        return thread instanceof VcpuThread;
+    }
+
+    /** Marks the threads that run vCPUs, so that lifecycle calls can refuse to wait for themselves. */
+    private static final class VcpuThread extends Thread {
+        VcpuThread(Runnable body, String name) {
+            super(body, name);
+            setDaemon(true);
+        }
     }
 
     VcpuIdentity identity() {

@@ -185,6 +185,7 @@ public final class VirtualMachine implements AutoCloseable {
      * itself; this then just waits for it.
      */
     public void stop() {
+        requireNotOnVcpuThread("stop");
         synchronized (this) {
             if (state != State.CRASHED) {
                 state = State.STOPPED;
@@ -353,8 +354,16 @@ public final class VirtualMachine implements AutoCloseable {
     // ---- internals -----------------------------------------------------------------------------------------
 
     private void requireAlive(String action) {
+        requireNotOnVcpuThread(action);
         if (state == State.STOPPED || state == State.CRASHED) {
             throw new IllegalStateException("cannot " + action + " " + name + ": it is " + state);
+        }
+    }
+
+    /** Those calls wait for the vCPU threads; from one of them (a listener callback) they would wait forever. */
+    private void requireNotOnVcpuThread(String action) {
+        if (VcpuRunner.isVcpuThread(Thread.currentThread())) {
+            throw new IllegalStateException("cannot " + action + " " + name + " from a vCPU thread");
         }
     }
 
