@@ -173,17 +173,21 @@ final class VcpuRunner {
                 vm.vcpuCrashed(identity, "vCPU thread failed: " + e);
             }
         } finally {
+            VcpuFd closing;
             synchronized (monitor) {
                 threadId = 0; // no kick may reach a thread id that could be reused
                 finished = true;
+                closing = vcpu;
+                vcpu = null; // request() must never write to a kvm_run that is about to be unmapped
                 monitor.notifyAll();
             }
+            if (closing != null) {
+                closing.close();
+            }
+
             // A kick may still be pending. HotSpot restores the thread's original signal mask when a Java thread
             // exits, which would deliver it with its default action: killing the JVM. No kick can come any more.
             ThreadSignals.drainPending(KICK_SIGNAL);
-            if (vcpu != null) {
-                vcpu.close();
-            }
         }
     }
 
