@@ -146,6 +146,18 @@ final class VcpuRunner {
 
     private void live() {
         try {
+            runVcpu();
+        } finally {
+            // A kick may still be pending, and none can come any more (finished is set). HotSpot restores the
+            // thread's original signal mask when a Java thread exits, which would deliver the kick signal with its
+            // default action: killing the JVM.
+            ThreadSignals.drainPending(KICK_SIGNAL);
+        }
+    }
+
+    /** The thread's life: create and set up the vCPU, check its identity, wait for the go, run it, release it. */
+    private void runVcpu() {
+        try {
             long kvmSignalMask = ThreadSignals.blockForCurrentThread(KICK_SIGNAL);
             synchronized (monitor) {
                 threadId = ThreadSignals.currentThreadId(); // kicks only once the signal is blocked
@@ -184,10 +196,6 @@ final class VcpuRunner {
             if (closing != null) {
                 closing.close();
             }
-
-            // A kick may still be pending. HotSpot restores the thread's original signal mask when a Java thread
-            // exits, which would deliver it with its default action: killing the JVM. No kick can come any more.
-            ThreadSignals.drainPending(KICK_SIGNAL);
         }
     }
 
