@@ -27,7 +27,6 @@ public interface LibC {
     long MAP_FAILED = -1L;
 
     int SIG_BLOCK = 0;
-    int SIG_UNBLOCK = 1;
     /** glibc's sigset_t is 1024 bits. */
     int GLIBC_SIGSET_BYTES = 128;
     /** The kernel's sigset (what KVM_SET_SIGNAL_MASK takes on x86-64) is 64 bits: the first 8 bytes of glibc's. */

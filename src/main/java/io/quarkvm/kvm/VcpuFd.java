@@ -42,6 +42,7 @@ public final class VcpuFd extends FdHandle {
 
     /** Sets or clears kvm_run.immediate_exit; the one call any thread may make. */
     public void requestImmediateExit(boolean exit) {
+        requireOpen("kvm_run.immediate_exit"); // the caller must also keep close() from racing with this
         run.setImmediateExit(exit);
     }
 

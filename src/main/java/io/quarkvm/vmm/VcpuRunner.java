@@ -60,7 +60,7 @@ final class VcpuRunner {
     private boolean finished;
     /** Guarded by monitor: the kernel thread id while the thread can take a kick, 0 otherwise. */
     private int threadId;
-    /** Set once the vCPU exists; read by kickers for immediate_exit. */
+    /** Set once the vCPU exists; kickers set its immediate_exit, under the monitor and only while not finished. */
     private volatile VcpuFd vcpu;
 
     private volatile long rdmsrAnswered;
@@ -72,8 +72,19 @@ final class VcpuRunner {
         this.vm = vm;
         this.identity = identity;
         this.go = go;
-        this.thread = new Thread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
-        this.thread.setDaemon(true);
+        this.thread = new VcpuThread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
+    }
+
+    static boolean isVcpuThread(Thread thread) {
+        return thread instanceof VcpuThread;
+    }
+
+    /** Marks the threads that run vCPUs, so that lifecycle calls can refuse to wait for themselves. */
+    private static final class VcpuThread extends Thread {
+        VcpuThread(Runnable body, String name) {
+            super(body, name);
+            setDaemon(true);
+        }
     }
 
     VcpuIdentity identity() {
@@ -105,11 +116,16 @@ final class VcpuRunner {
             }
             request = next;
             monitor.notifyAll();
+            // Under the monitor, a thread that has not finished has not yet unmapped kvm_run (it does so only
+            // after setting finished here) nor ended (so its thread id is not anybody else's).
+            if (next == Request.RUN || finished) {
+                return;
+            }
             VcpuFd current = vcpu;
-            if (next != Request.RUN && current != null) {
+            if (current != null) {
                 current.requestImmediateExit(true);
             }
-            if (next != Request.RUN && threadId != 0) {
+            if (threadId != 0) {
                 ThreadSignals.signalThread(PROCESS_ID, threadId, KICK_SIGNAL);
             }
         }
@@ -130,10 +146,22 @@ final class VcpuRunner {
 
     private void live() {
         try {
-            synchronized (monitor) {
-                threadId = ThreadSignals.currentThreadId();
-            }
+            runVcpu();
+        } finally {
+            // A kick may still be pending, and none can come any more (finished is set). HotSpot restores the
+            // thread's original signal mask when a Java thread exits, which would deliver the kick signal with its
+            // default action: killing the JVM.
+            ThreadSignals.drainPending(KICK_SIGNAL);
+        }
+    }
+
+    /** The thread's life: create and set up the vCPU, check its identity, wait for the go, run it, release it. */
+    private void runVcpu() {
+        try {
             long kvmSignalMask = ThreadSignals.blockForCurrentThread(KICK_SIGNAL);
+            synchronized (monitor) {
+                threadId = ThreadSignals.currentThreadId(); // kicks only once the signal is blocked
+            }
             vcpu = vm.vmFd().createVcpu(identity.apicId());
             try {
                 setUp(vcpu, kvmSignalMask);

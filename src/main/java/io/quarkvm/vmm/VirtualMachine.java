@@ -185,6 +185,7 @@ public final class VirtualMachine implements AutoCloseable {
      * itself; this then just waits for it.
      */
     public void stop() {
+        requireNotOnVcpuThread("stop");
         synchronized (this) {
             if (state != State.CRASHED) {
                 state = State.STOPPED;
@@ -236,6 +237,7 @@ public final class VirtualMachine implements AutoCloseable {
         try {
             awaitReady(runner);
         } catch (RuntimeException e) {
+            vcpus.remove(identity.apicId()); // its thread has ended; the KVM vCPU stays, unused, until the VM goes
             vpIndexTable.remove(identity.cpuIndex());
             throw e;
         }
@@ -312,6 +314,14 @@ public final class VirtualMachine implements AutoCloseable {
                 spec.hypervVpIndex(), maxVps);
     }
 
+    /**
+     * Replaces the VP index served to one vCPU from now on: what restoring another node's table does. A probe
+     * that already read the old value counts it as a violation at its next re-check.
+     */
+    void serveVpIndex(int cpuIndex, int vpIndex) {
+        vpIndexTable.put(cpuIndex, vpIndex);
+    }
+
     /** The VP index the vCPU threads serve to this vCPU, from the persisted table (-1 if it has none). */
     long vpIndexServedTo(VcpuIdentity identity) {
         return vpIndexTable.getOrDefault(identity.cpuIndex(), -1);
@@ -344,8 +354,16 @@ public final class VirtualMachine implements AutoCloseable {
     // ---- internals -----------------------------------------------------------------------------------------
 
     private void requireAlive(String action) {
+        requireNotOnVcpuThread(action);
         if (state == State.STOPPED || state == State.CRASHED) {
             throw new IllegalStateException("cannot " + action + " " + name + ": it is " + state);
+        }
+    }
+
+    /** Those calls wait for the vCPU threads; from one of them (a listener callback) they would wait forever. */
+    private void requireNotOnVcpuThread(String action) {
+        if (VcpuRunner.isVcpuThread(Thread.currentThread())) {
+            throw new IllegalStateException("cannot " + action + " " + name + " from a vCPU thread");
         }
     }
 

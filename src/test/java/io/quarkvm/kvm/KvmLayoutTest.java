@@ -68,7 +68,8 @@ class KvmLayoutTest {
                 "KVM_EXIT_X86_RDMSR", (long) KvmRun.EXIT_X86_RDMSR, "KVM_EXIT_X86_WRMSR", (long) KvmRun.EXIT_X86_WRMSR));
         for (String constant : List.of("KVM_MSR_EXIT_REASON_FILTER", "KVM_MSR_EXIT_REASON_UNKNOWN",
                 "KVM_MSR_EXIT_REASON_INVAL", "KVM_MSR_FILTER_READ", "KVM_MSR_FILTER_WRITE", "KVM_MSR_FILTER_MAX_RANGES",
-                "KVM_MP_STATE_RUNNABLE", "KVM_MP_STATE_HALTED", "KVM_API_VERSION")) {
+                "KVM_MP_STATE_RUNNABLE", "KVM_MP_STATE_UNINITIALIZED", "KVM_MP_STATE_INIT_RECEIVED", "KVM_MP_STATE_HALTED",
+                "KVM_API_VERSION")) {
             print(c, constant, constant);
         }
         expected.putAll(Map.of("KVM_MSR_EXIT_REASON_FILTER", VmFd.MSR_EXIT_REASON_FILTER,
@@ -78,6 +79,8 @@ class KvmLayoutTest {
                 "KVM_MSR_FILTER_MAX_RANGES", (long) KvmMsrFilter.MAX_RANGES,
                 "KVM_MP_STATE_RUNNABLE", (long) KvmMpState.RUNNABLE, "KVM_MP_STATE_HALTED", (long) KvmMpState.HALTED,
                 "KVM_API_VERSION", (long) Kvm.API_VERSION));
+        expected.put("KVM_MP_STATE_UNINITIALIZED", (long) KvmMpState.UNINITIALIZED);
+        expected.put("KVM_MP_STATE_INIT_RECEIVED", (long) KvmMpState.INIT_RECEIVED);
         c.append("    return 0;\n}\n");
 
         Path source = dir.resolve("kvm_layout.c");

@@ -1,0 +1,65 @@
+package io.quarkvm.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quarkvm.domain.Topology;
+import io.quarkvm.domain.VpIndexPolicy;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.KvmAvailability;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Starting and stopping a VM many times leaves no descriptor and no mapping behind. */
+class VirtualMachineLeakTest {
+
+    private static final int CYCLES = 1000;
+    private static final Topology ONE = new Topology(1, 1, 1, 1);
+
+    @Test
+    void thousandStartStopCyclesLeakNoFdAndNoMapping() throws Exception {
+        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+            VmSpec spec = VmSpec.probe(2, ONE, VirtualMachineIdentityTest.boot(ONE, VpIndexPolicy.SLOT_INDEX, 1),
+                    true, VpIndexProvider.USERSPACE_MSR);
+            cycle(kvm, spec); // load every class and native stub before counting
+            long fdsBefore = openDescriptors();
+            long mappingsBefore = mappings();
+            long started = System.nanoTime();
+            for (int i = 0; i < CYCLES; i++) {
+                cycle(kvm, spec);
+            }
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            long fdsAfter = openDescriptors();
+            long mappingsAfter = mappings();
+            System.out.printf("%d start/report/stop cycles of a 1-vCPU VM: %d ms (%.2f ms each); fds %d -> %d, "
+                    + "mappings %d -> %d%n", CYCLES, millis, (double) millis / CYCLES, fdsBefore, fdsAfter,
+                    mappingsBefore, mappingsAfter);
+            assertEquals(fdsBefore, fdsAfter, "file descriptors leaked");
+            // The JVM itself may map or unmap a few regions meanwhile (JIT code, GC); a leak would be ≥ 2 per cycle.
+            assertTrue(mappingsAfter - mappingsBefore < 20, "mappings leaked: " + mappingsBefore + " -> " + mappingsAfter);
+        }
+    }
+
+    private static void cycle(Kvm kvm, VmSpec spec) throws InterruptedException {
+        ProbeReports reports = new ProbeReports(1);
+        try (VirtualMachine vm = VirtualMachine.start(kvm, spec, reports)) {
+            reports.awaitAllReported();
+        }
+    }
+
+    static long openDescriptors() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    static long mappings() throws IOException {
+        try (Stream<String> lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.count();
+        }
+    }
+}
