@@ -265,7 +265,9 @@ public class VmReconciler {
 
             @Override
             public void violationReported(int cpuIndex, ProbeRecord record) {
-                LOG.warnf("VM %s: the guest on cpu_index %d saw its identity change: %s", vm.id, cpuIndex, record);
+                if (record.violations() == 1) {
+                    LOG.errorf("VM %s: the guest on cpu_index %d saw its identity change: %s", vm.id, cpuIndex, record);
+                }
                 writeObservation(() -> boots.recordCounters(vm.bootId, Map.of(cpuIndex, record)));
             }
 
