@@ -49,14 +49,19 @@ public final class VmDtos {
 
     public record VmView(UUID id, String name, String machineType, String vpIndexPolicy, TopologyView topology,
                          int maxVcpus, List<VcpuView> vcpus, int memoryMiB, HypervView hyperv, GuestView guest,
-                         String desiredState, String phase, String node, String lastError, long version) {
+                         String desiredState, String phase, String node, String lastError, CrashesView crashes,
+                         long version) {
         static VmView of(VmEntity vm) {
             return new VmView(vm.id, vm.name, vm.machineType, vm.vpIndexPolicy.name(),
                     new TopologyView(vm.sockets, vm.dies, vm.cores, vm.threads), vm.topology().maxVcpus(),
                     vm.vcpus.stream().map(VcpuView::of).toList(), vm.memoryMib, new HypervView(vm.hypervVpIndex),
                     new GuestView(vm.guestKind), vm.desiredState.name(), vm.phase.name(), vm.node, vm.lastError,
-                    vm.version);
+                    new CrashesView(vm.crashCount, vm.restartNotBefore), vm.version);
         }
+    }
+
+    /** Crashes in a row, and when the node may restart the VM next (null when it is not waiting to). */
+    public record CrashesView(int inARow, java.time.Instant restartNotBefore) {
     }
 
     public record VmPageView(List<VmView> items, long total, int page, int size) {

@@ -333,6 +333,9 @@ public class VmReconciler {
             vm.updatedAt = Instant.now();
             VmEntity.flush();
             notifications.announce(VmEvent.ofVm("phase", vm));
+            if (vm.desiredState != DesiredState.STOPPED && running) {
+                timers.schedule(() -> enqueue(vmId), restartDelay(vm.crashCount).toMillis(), TimeUnit.MILLISECONDS);
+            }
         });
         phaseChanges.recorded();
     }

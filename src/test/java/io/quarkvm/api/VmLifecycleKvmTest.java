@@ -131,6 +131,29 @@ class VmLifecycleKvmTest {
         stop(healthy);
     }
 
+    /** A guest that crashes at every boot is restarted after 5 s, then 10 s, ...: never in a hot loop. */
+    @Test
+    void aVmThatKeepsCrashingBacksOff() throws InterruptedException {
+        String id = VmResourceTest.createVm("{\"name\":\"" + VmResourceTest.uniqueName("kvm-crashloop")
+                + "\",\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1},\"guest\":{\"kind\":\"triple-fault\"}}");
+        given().post("/api/v1/vms/" + id + "/start?wait=10").then().statusCode(202).body("crashes.inARow", equalTo(1));
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(12));
+        JsonPath vm = given().get("/api/v1/vms/" + id).then().extract().jsonPath();
+        while (vm.getInt("crashes.inARow") < 2) {
+            assertThat(Instant.now()).as("second crash of %s", id).isBefore(deadline);
+            Thread.sleep(200);
+            vm = given().get("/api/v1/vms/" + id).then().extract().jsonPath();
+        }
+        JsonPath identity = given().get("/api/v1/vms/" + id + "/guest-identity").then().extract().jsonPath();
+        List<String> starts = identity.getList("boots.startedAt");
+        assertThat(starts).hasSize(2);
+        assertThat(Duration.between(Instant.parse(starts.get(0)), Instant.parse(starts.get(1)))).isGreaterThanOrEqualTo(Duration.ofSeconds(5));
+        Instant secondCrash = Instant.parse(identity.getString("boots[1].endedAt"));
+        assertThat(Duration.between(secondCrash, Instant.parse(vm.getString("crashes.restartNotBefore"))))
+                .isBetween(Duration.ofSeconds(9), Duration.ofSeconds(11));
+        given().post("/api/v1/vms/" + id + "/stop?wait=5").then().statusCode(200).body("phase", equalTo("STOPPED"));
+    }
+
     @Test
     void theStateMachineRefusesWhatItForbidsAndRepeatsAreNoOps() {
         String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kvm-states"), "latest", 1, 1, 1, 1, null));
