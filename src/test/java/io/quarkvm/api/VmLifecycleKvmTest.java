@@ -154,6 +154,31 @@ class VmLifecycleKvmTest {
         given().post("/api/v1/vms/" + id + "/stop?wait=5").then().statusCode(200).body("phase", equalTo("STOPPED"));
     }
 
+    /** Racing state requests are serialised: every answer is one the state machine allows, boots never overlap. */
+    @Test
+    void concurrentStateRequestsNeverRunAVmTwice() {
+        String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kvm-race"), "latest", 1, 1, 2, 1, null));
+        List<String> actions = List.of("start", "stop", "pause", "resume", "start", "start", "stop", "resume");
+        List<java.util.concurrent.CompletableFuture<Integer>> requests = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            String action = actions.get(i % actions.size());
+            requests.add(java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> given().post("/api/v1/vms/" + id + "/" + action).statusCode()));
+        }
+        assertThat(requests.stream().map(java.util.concurrent.CompletableFuture::join)).allMatch(List.of(200, 202, 409)::contains);
+        given().post("/api/v1/vms/" + id + "/start?wait=20").then().statusCode(org.hamcrest.Matchers.anyOf(equalTo(200), equalTo(409)));
+        given().post("/api/v1/vms/" + id + "/resume?wait=20");
+        stop(id);
+        JsonPath identity = given().get("/api/v1/vms/" + id + "/guest-identity").then().extract().jsonPath();
+        List<String> starts = identity.getList("boots.startedAt");
+        List<String> ends = identity.getList("boots.endedAt");
+        assertThat(ends).doesNotContainNull();
+        for (int i = 1; i < starts.size(); i++) {
+            assertThat(Instant.parse(starts.get(i))).as("boot %d starts after boot %d ended", i + 1, i)
+                    .isAfterOrEqualTo(Instant.parse(ends.get(i - 1)));
+        }
+    }
+
     @Test
     void theStateMachineRefusesWhatItForbidsAndRepeatsAreNoOps() {
         String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kvm-states"), "latest", 1, 1, 1, 1, null));
