@@ -14,7 +14,6 @@ import java.util.Optional;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** vCPUs plugged into and unplugged from running VMs, in orders no topology walk would take. */
 @QuarkusTest
@@ -22,11 +21,7 @@ class LiveHotplugKvmTest {
 
     @BeforeEach
     void requireKvm() {
-        JsonPath nodes = given().get("/api/v1/nodes").then().statusCode(200).extract().jsonPath();
-        if (!nodes.getBoolean("items[0].canRunVms")) {
-            System.err.println("SKIPPED (no usable KVM): " + nodes.getString("items[0].reason"));
-        }
-        assumeTrue(nodes.getBoolean("items[0].canRunVms"), "this node cannot run VMs: " + nodes.getString("items[0].reason"));
+        VmLifecycleKvmTest.requireKvmNode();
     }
 
     @Test

@@ -26,6 +26,11 @@ class VmLifecycleKvmTest {
 
     @BeforeEach
     void requireKvm() {
+        requireKvmNode();
+    }
+
+    /** Skips the calling test, loudly, when this node cannot run VMs (no usable /dev/kvm). */
+    static void requireKvmNode() {
         JsonPath nodes = given().get("/api/v1/nodes").then().statusCode(200).extract().jsonPath();
         boolean canRun = nodes.getBoolean("items[0].canRunVms");
         if (!canRun) {
