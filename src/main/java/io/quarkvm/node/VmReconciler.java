@@ -1,5 +1,9 @@
 package io.quarkvm.node;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -71,8 +75,16 @@ public class VmReconciler {
     private ScheduledExecutorService timers;
     private ExecutorService observationWriter;
 
+    private final Timer startLatency;
+    private final Counter crashes;
+
     VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, DatabaseNotifications notifications,
-                 QuarkvmConfig config) {
+                 QuarkvmConfig config, MeterRegistry metrics) {
+        this.startLatency = Timer.builder("quarkvm.vm.start")
+                .description("From the reconciler taking up a start until every boot vCPU's guest has reported")
+                .publishPercentiles(0.5, 0.9).register(metrics);
+        this.crashes = Counter.builder("quarkvm.vm.crashes").description("Guest crashes and failed starts").register(metrics);
+        Gauge.builder("quarkvm.vms.running", local, Map::size).description("VMs running on this node").register(metrics);
         this.node = node;
         this.boots = boots;
         this.phaseChanges = phaseChanges;
@@ -206,6 +218,7 @@ public class VmReconciler {
             return null;
         }
         VpIndexProvider provider = ((PlacementDecision.Accepted) decision).provider();
+        long startNanos = System.nanoTime();
         setPhase(vm.id, VmPhase.STARTING, null, false);
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
         LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
@@ -220,7 +233,9 @@ public class VmReconciler {
         }
         local.put(vm.id, started);
         try {
-            started.bootVcpusReported.await(BOOT_REPORT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            if (started.bootVcpusReported.await(BOOT_REPORT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                startLatency.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -321,6 +336,7 @@ public class VmReconciler {
 
     /** CRASHED with the reason, and the earliest restart pushed back further with every crash in a row. */
     private void recordFailedStart(UUID vmId, String reason) {
+        crashes.increment();
         QuarkusTransaction.requiringNew().run(() -> {
             VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
             if (vm == null) {

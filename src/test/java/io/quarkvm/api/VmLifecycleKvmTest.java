@@ -199,6 +199,9 @@ class VmLifecycleKvmTest {
         given().delete("/api/v1/vms/" + id).then().statusCode(409).body("detail", containsString("stop it"));
         stop(id);
         given().post("/api/v1/vms/" + id + "/stop").then().statusCode(200).body("phase", equalTo("STOPPED"));
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("quarkvm_vm_start_seconds_count"))
+                .body(containsString("quarkvm_vms_running"));
         given().delete("/api/v1/vms/" + id).then().statusCode(204);
     }
 
