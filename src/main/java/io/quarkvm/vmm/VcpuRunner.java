@@ -13,6 +13,7 @@ import io.quarkvm.kvm.VcpuFd;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One vCPU and the platform thread that owns it: the thread creates the vCPU (KVM wants every vCPU ioctl from one
@@ -43,6 +44,12 @@ final class VcpuRunner {
     private static final long EFER_LMA = 1L << 10;
     private static final int SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED = 0xB;
     private static final int SEGMENT_TYPE_DATA_READ_WRITE_ACCESSED = 0x3;
+    /**
+     * How long a vCPU that executed HLT stays out of the guest before its thread re-enters KVM_RUN (which resumes
+     * after the HLT): the period of the timer interrupt that would wake an idle OS, which this VM has none of (no
+     * in-kernel irqchip, so KVM_RUN returns KVM_EXIT_HLT). Any request (pause, park, stop) ends the wait at once.
+     */
+    static final long HALT_TICK_MILLIS = 10;
     /** What an IN from a port no device answers reads: all ones, like an empty bus. */
     private static final long FLOATING_BUS = -1L;
 
@@ -67,6 +74,7 @@ final class VcpuRunner {
     private volatile long msrAccessesRefused;
     private volatile long ioExits;
     private volatile long kicksTaken;
+    private volatile long halts;
 
     VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go) {
         this.vm = vm;
@@ -101,7 +109,7 @@ final class VcpuRunner {
     }
 
     VcpuCounters counters() {
-        return new VcpuCounters(rdmsrAnswered, msrAccessesRefused, ioExits, kicksTaken);
+        return new VcpuCounters(rdmsrAnswered, msrAccessesRefused, ioExits, kicksTaken, halts);
     }
 
     boolean isParked() {
@@ -356,8 +364,9 @@ final class VcpuRunner {
             return true;
         }
         if (exit instanceof VcpuExit.Hlt) {
-            haltUntilStopped();
-            return false;
+            halts++;
+            waitOneTick();
+            return true;
         }
         if (exit instanceof VcpuExit.Shutdown) {
             return crashed("triple fault (KVM_EXIT_SHUTDOWN)");
@@ -394,13 +403,16 @@ final class VcpuRunner {
         return false;
     }
 
-    /** No interrupt can wake a halted vCPU here (no in-kernel LAPIC): it stays out of the guest until stopped. */
-    private void haltUntilStopped() throws InterruptedException {
+    /**
+     * The guest halted: nothing but a timer could wake it, so wait one {@link #HALT_TICK_MILLIS} tick, or less if
+     * another request arrives (which the caller's next {@code awaitRunnable} then honours), without spinning.
+     */
+    private void waitOneTick() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HALT_TICK_MILLIS);
         synchronized (monitor) {
-            outOfGuest = true;
-            monitor.notifyAll();
-            while (request != Request.STOP) {
-                monitor.wait();
+            for (long left = deadline - System.nanoTime(); request == Request.RUN && left > 0;
+                 left = deadline - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.timedWait(monitor, left);
             }
         }
     }
