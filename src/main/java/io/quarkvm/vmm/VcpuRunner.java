@@ -1,7 +1,9 @@
 package io.quarkvm.vmm;
 
 import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.CpuidEntry;
+import io.quarkvm.kvm.HypervisorVcpu;
 import io.quarkvm.kvm.KvmDtable;
 import io.quarkvm.kvm.KvmException;
 import io.quarkvm.kvm.KvmRegs;
@@ -9,7 +11,6 @@ import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
 import io.quarkvm.kvm.ThreadSignals;
 import io.quarkvm.kvm.VcpuExit;
-import io.quarkvm.kvm.VcpuFd;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -54,8 +55,12 @@ final class VcpuRunner {
     private static final long FLOATING_BUS = -1L;
 
     private final VirtualMachine vm;
-    private final VcpuIdentity identity;
+    /** Changes once, for a parked vCPU derived for a never-plugged slot, when it is plugged ({@link #adopt}). */
+    private volatile VcpuIdentity identity;
+    /** False while the identity has no cpu_index yet: the vCPU exists but is not set up for the guest. */
+    private volatile boolean identityComplete;
     private final CountDownLatch go;
+    private final CompletableFuture<Void> created = new CompletableFuture<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final Thread thread;
 
@@ -68,7 +73,13 @@ final class VcpuRunner {
     /** Guarded by monitor: the kernel thread id while the thread can take a kick, 0 otherwise. */
     private int threadId;
     /** Set once the vCPU exists; kickers set its immediate_exit, under the monitor and only while not finished. */
-    private volatile VcpuFd vcpu;
+    private volatile HypervisorVcpu vcpu;
+    /** Guarded by monitor: an identity to take while parked, and who waits for it to be set up. */
+    private Adoption adoption;
+    private long kvmSignalMask;
+
+    private record Adoption(VcpuIdentity identity, CompletableFuture<Void> done) {
+    }
 
     private volatile long rdmsrAnswered;
     private volatile long msrAccessesRefused;
@@ -76,10 +87,19 @@ final class VcpuRunner {
     private volatile long kicksTaken;
     private volatile long halts;
 
-    VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go) {
+    /**
+     * @param parked           created (and set up, if {@code identityComplete}) but not run until requested
+     * @param identityComplete false for a parked vCPU whose slot has no cpu_index yet: only its VP index is checked
+     *                         now; it is set up for the guest by {@link #adopt}
+     */
+    VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go, boolean parked, boolean identityComplete) {
         this.vm = vm;
         this.identity = identity;
+        this.identityComplete = identityComplete;
         this.go = go;
+        if (parked) {
+            this.request = Request.PARK;
+        }
         this.thread = new VcpuThread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
     }
 
@@ -104,8 +124,34 @@ final class VcpuRunner {
         thread.start();
     }
 
+    /** Completes once the vCPU exists in KVM (the next one may be created), exceptionally if it could not be. */
+    CompletableFuture<Void> created() {
+        return created;
+    }
+
     CompletableFuture<Void> ready() {
         return ready;
+    }
+
+    boolean identityComplete() {
+        return identityComplete;
+    }
+
+    /**
+     * A parked vCPU without a cpu_index takes {@code full} (same slot and VP index, now with a cpu_index): its thread
+     * sets it up for the guest and checks its identity, still parked. The future fails if that does.
+     */
+    CompletableFuture<Void> adopt(VcpuIdentity full) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        synchronized (monitor) {
+            if (finished || identityComplete || adoption != null) {
+                done.completeExceptionally(new IllegalStateException("vCPU " + identity + " cannot take " + full));
+                return done;
+            }
+            adoption = new Adoption(full, done);
+            monitor.notifyAll();
+        }
+        return done;
     }
 
     VcpuCounters counters() {
@@ -129,7 +175,7 @@ final class VcpuRunner {
             if (next == Request.RUN || finished) {
                 return;
             }
-            VcpuFd current = vcpu;
+            HypervisorVcpu current = vcpu;
             if (current != null) {
                 current.requestImmediateExit(true);
             }
@@ -170,10 +216,22 @@ final class VcpuRunner {
             synchronized (monitor) {
                 threadId = ThreadSignals.currentThreadId(); // kicks only once the signal is blocked
             }
-            vcpu = vm.vmFd().createVcpu(identity.apicId());
+            this.kvmSignalMask = kvmSignalMask;
             try {
-                setUp(vcpu, kvmSignalMask);
-                verifyIdentity(vcpu);
+                vcpu = vm.vmFd().createVcpu(identity.apicId());
+            } catch (RuntimeException e) {
+                created.completeExceptionally(e);
+                ready.completeExceptionally(e);
+                return;
+            }
+            created.complete(null);
+            try {
+                if (identityComplete) {
+                    setUp(vcpu);
+                    verifyIdentity(vcpu);
+                } else {
+                    KernelVpIndex.verify(vcpu, identity); // the creation order gave it the VP index planned
+                }
             } catch (RuntimeException e) {
                 ready.completeExceptionally(e);
                 return;
@@ -193,10 +251,14 @@ final class VcpuRunner {
                 vm.vcpuCrashed(identity, "vCPU thread failed: " + e);
             }
         } finally {
-            VcpuFd closing;
+            HypervisorVcpu closing;
             synchronized (monitor) {
                 threadId = 0; // no kick may reach a thread id that could be reused
                 finished = true;
+                if (adoption != null) {
+                    adoption.done().completeExceptionally(new IllegalStateException("vCPU thread ended"));
+                    adoption = null;
+                }
                 closing = vcpu;
                 vcpu = null; // request() must never write to a kvm_run that is about to be unmapped
                 monitor.notifyAll();
@@ -208,8 +270,11 @@ final class VcpuRunner {
     }
 
     /** 64-bit mode as GuestLayout prepares it: paging on, CS.L = 1, RSP at this vCPU's stack, RBX = cpu_index. */
-    private void setUp(VcpuFd vcpu, long kvmSignalMask) {
+    private void setUp(HypervisorVcpu vcpu) {
         vcpu.setCpuid2(vm.cpuidFor(identity));
+        if (vm.hypervVpIndex() && vm.vpIndexProvider() == VpIndexProvider.KERNEL_SETTABLE) {
+            KernelVpIndex.set(vcpu, identity);
+        }
 
         KvmSregs sregs = vcpu.getSregs();
         sregs.cs = segment(GuestLayout.GDT_CODE_SELECTOR, SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED, true);
@@ -261,9 +326,10 @@ final class VcpuRunner {
 
     /**
      * Before the first KVM_RUN: the vCPU has the persisted APIC ID (as vcpu_id and in the CPUID KVM now holds for
-     * it) and the VP index it will be served is the persisted one, within what CPUID advertises.
+     * it) and the VP index it will be served (from the table, or by the kernel as KVM_GET_MSRS reads it) is the
+     * persisted one, within what CPUID advertises.
      */
-    private void verifyIdentity(VcpuFd vcpu) {
+    private void verifyIdentity(HypervisorVcpu vcpu) {
         int apicId = identity.apicId();
         List<CpuidEntry> cpuid = vcpu.getCpuid2();
         StringBuilder mismatches = new StringBuilder();
@@ -281,9 +347,13 @@ final class VcpuRunner {
             }
         }
         if (vm.hypervVpIndex()) {
-            long served = vm.vpIndexServedTo(identity);
-            if (served != identity.vpIndex()) {
-                mismatches.append(" served VP index ").append(served);
+            if (vm.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
+                long served = vm.vpIndexServedTo(identity);
+                if (served != identity.vpIndex()) {
+                    mismatches.append(" served VP index ").append(served);
+                }
+            } else {
+                KernelVpIndex.verify(vcpu, identity);
             }
             int maxVps = leaf(cpuid, GuestCpuid.HV_IMPLEMENTATION_LIMITS, 0).eax();
             if (identity.vpIndex() >= maxVps) {
@@ -313,16 +383,42 @@ final class VcpuRunner {
         }
     }
 
-    /** Blocks while paused or parked, telling waiters the vCPU is out of the guest; returns RUN or STOP. */
+    /**
+     * Blocks while paused or parked, telling waiters the vCPU is out of the guest, and takes an identity handed to
+     * it meanwhile ({@link #adopt}); returns RUN or STOP.
+     */
     private Request awaitRunnable() throws InterruptedException {
-        synchronized (monitor) {
-            while (request == Request.PAUSE || request == Request.PARK) {
-                outOfGuest = true;
-                monitor.notifyAll();
-                monitor.wait();
+        while (true) {
+            Adoption next;
+            synchronized (monitor) {
+                while ((request == Request.PAUSE || request == Request.PARK) && adoption == null) {
+                    outOfGuest = true;
+                    monitor.notifyAll();
+                    monitor.wait();
+                }
+                next = adoption;
+                adoption = null;
+                if (next == null) {
+                    outOfGuest = false;
+                    return request;
+                }
             }
-            outOfGuest = false;
-            return request;
+            takeIdentity(next);
+        }
+    }
+
+    /** Sets the vCPU up for the guest with its full identity and checks it; it stays parked either way. */
+    private void takeIdentity(Adoption next) {
+        VcpuIdentity derived = identity;
+        try {
+            identity = next.identity();
+            setUp(vcpu);
+            verifyIdentity(vcpu);
+            identityComplete = true;
+            next.done().complete(null);
+        } catch (RuntimeException e) {
+            identity = derived;
+            next.done().completeExceptionally(e);
         }
     }
 
@@ -343,7 +439,8 @@ final class VcpuRunner {
             return true;
         }
         if (exit instanceof VcpuExit.RdMsr rdmsr) {
-            if (rdmsr.index() == GuestProbe.HV_X64_MSR_VP_INDEX && vm.hypervVpIndex()) {
+            if (rdmsr.index() == GuestProbe.HV_X64_MSR_VP_INDEX && vm.hypervVpIndex()
+                    && vm.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
                 rdmsrAnswered++;
                 vcpu.answerRdmsr(vm.vpIndexServedTo(identity));
             } else {
