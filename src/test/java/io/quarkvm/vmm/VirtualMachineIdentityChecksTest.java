@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+
 import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
