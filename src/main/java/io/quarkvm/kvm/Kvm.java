@@ -4,7 +4,7 @@ import java.util.List;
 import jnr.ffi.Pointer;
 
 /** The /dev/kvm system handle: capability queries, supported CPUID, and the factory of {@link VmFd}s. */
-public final class Kvm extends FdHandle {
+public final class Kvm extends FdHandle implements Hypervisor {
 
     public static final String DEVICE = "/dev/kvm";
     /** KVM_API_VERSION (linux/kvm.h): the only version there has ever been. */
@@ -42,11 +42,13 @@ public final class Kvm extends FdHandle {
     }
 
     /** KVM_GET_API_VERSION */
+    @Override
     public int apiVersion() {
         return ioctl("KVM_GET_API_VERSION", KvmIoctls.KVM_GET_API_VERSION, 0L);
     }
 
     /** KVM_CHECK_EXTENSION: 0 when absent, otherwise 1 or a capability-specific number. */
+    @Override
     public int checkExtension(KvmCapability capability) {
         return ioctl("KVM_CHECK_EXTENSION", KvmIoctls.KVM_CHECK_EXTENSION, capability.number());
     }
@@ -57,6 +59,7 @@ public final class Kvm extends FdHandle {
     }
 
     /** KVM_GET_SUPPORTED_CPUID: every leaf KVM can expose to a guest on this host. */
+    @Override
     public List<CpuidEntry> supportedCpuid() {
         for (int capacity = CPUID_INITIAL_CAPACITY; ; capacity *= 2) {
             Pointer cpuid = KvmCpuid2.allocate(capacity);
@@ -72,6 +75,7 @@ public final class Kvm extends FdHandle {
     }
 
     /** KVM_CREATE_VM (default machine type 0). */
+    @Override
     public VmFd createVm() {
         int mmapSize = vcpuMmapSize();
         int vmFd = ioctl("KVM_CREATE_VM", KvmIoctls.KVM_CREATE_VM, 0L);

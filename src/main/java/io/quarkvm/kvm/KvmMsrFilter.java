@@ -59,6 +59,21 @@ public record KvmMsrFilter(boolean defaultDeny, List<Range> ranges) {
     }
 
     /**
+     * Whether the filter lets KVM handle {@code operation} (READ or WRITE) on {@code msr}, as kvm_msr_allowed() in
+     * arch/x86/kvm/x86.c decides: the first range that covers the MSR for that operation decides by its bitmap bit,
+     * otherwise the default action.
+     */
+    public boolean allows(int msr, int operation) {
+        for (Range range : ranges) {
+            long offset = Integer.toUnsignedLong(msr) - Integer.toUnsignedLong(range.base());
+            if ((range.flags() & operation) != 0 && offset >= 0 && offset < Integer.toUnsignedLong(range.nmsrs())) {
+                return (range.bitmap[(int) (offset / 8)] >> (offset % 8) & 1) != 0;
+            }
+        }
+        return !defaultDeny;
+    }
+
+    /**
      * The filter in native memory. The returned list keeps the range bitmaps alive; hold it until the ioctl has
      * returned (KVM copies the bitmaps during KVM_X86_SET_MSR_FILTER).
      */

@@ -8,7 +8,7 @@ import jnr.ffi.Pointer;
  * A vCPU file descriptor and its mmapped kvm_run, created by {@link VmFd#createVcpu}. KVM expects every ioctl on
  * a vCPU from the thread that runs it; only {@link #requestImmediateExit} may be called from another thread.
  */
-public final class VcpuFd extends FdHandle {
+public final class VcpuFd extends FdHandle implements HypervisorVcpu {
 
     private final int apicId;
     private final NativeMapping runMapping;
@@ -22,11 +22,13 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** The vcpu_id it was created with. */
+    @Override
     public int apicId() {
         return apicId;
     }
 
     /** KVM_RUN: enters the guest until the next exit; EINTR is {@link VcpuExit.Interrupted}, not an error. */
+    @Override
     public VcpuExit run() {
         requireOpen("KVM_RUN");
         int result = Posix.LIBC.ioctl(fd(), KvmIoctls.KVM_RUN, 0L);
@@ -41,32 +43,38 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** Sets or clears kvm_run.immediate_exit; the one call any thread may make. */
+    @Override
     public void requestImmediateExit(boolean exit) {
         requireOpen("kvm_run.immediate_exit"); // the caller must also keep close() from racing with this
         run.setImmediateExit(exit);
     }
 
     /** Answers the pending KVM_EXIT_X86_RDMSR with {@code value}. */
+    @Override
     public void answerRdmsr(long value) {
         run.answerRdmsr(value);
     }
 
     /** Answers the pending KVM_EXIT_X86_RDMSR/WRMSR with an error: the guest gets #GP. */
+    @Override
     public void refuseMsrAccess() {
         run.refuseMsrAccess();
     }
 
     /** Answers the pending KVM_EXIT_IO IN with {@code value}. */
+    @Override
     public void answerIoIn(long value) {
         run.answerIoIn(value);
     }
 
     /** Answers the pending KVM_EXIT_MMIO read with {@code value}. */
+    @Override
     public void answerMmioRead(long value) {
         run.answerMmioRead(value);
     }
 
     /** KVM_GET_REGS */
+    @Override
     public KvmRegs getRegs() {
         Pointer memory = Posix.allocate(KvmRegs.SIZE);
         ioctl("KVM_GET_REGS", KvmIoctls.KVM_GET_REGS, memory);
@@ -74,6 +82,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_REGS */
+    @Override
     public void setRegs(KvmRegs regs) {
         Pointer memory = Posix.allocate(KvmRegs.SIZE);
         regs.writeTo(memory);
@@ -81,6 +90,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_GET_SREGS */
+    @Override
     public KvmSregs getSregs() {
         Pointer memory = Posix.allocate(KvmSregs.SIZE);
         ioctl("KVM_GET_SREGS", KvmIoctls.KVM_GET_SREGS, memory);
@@ -88,6 +98,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_SREGS */
+    @Override
     public void setSregs(KvmSregs sregs) {
         Pointer memory = Posix.allocate(KvmSregs.SIZE);
         sregs.writeTo(memory);
@@ -95,11 +106,13 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_CPUID2: what CPUID answers in this vCPU (only before its first KVM_RUN on recent kernels). */
+    @Override
     public void setCpuid2(List<CpuidEntry> entries) {
         ioctl("KVM_SET_CPUID2", KvmIoctls.KVM_SET_CPUID2, KvmCpuid2.write(entries));
     }
 
     /** KVM_GET_CPUID2: the CPUID table the vCPU has. */
+    @Override
     public List<CpuidEntry> getCpuid2() {
         for (int capacity = Kvm.CPUID_INITIAL_CAPACITY; ; capacity *= 2) {
             Pointer cpuid = KvmCpuid2.allocate(capacity);
@@ -115,6 +128,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_GET_MSRS: the MSRs KVM could read, in order; fewer than asked when one is not readable. */
+    @Override
     public List<MsrEntry> getMsrs(int... indices) {
         List<MsrEntry> request = Arrays.stream(indices).mapToObj(index -> new MsrEntry(index, 0)).toList();
         Pointer memory = KvmMsrs.write(request);
@@ -123,11 +137,13 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_MSRS: returns how many of the entries, in order, KVM accepted. */
+    @Override
     public int setMsrs(List<MsrEntry> entries) {
         return ioctl("KVM_SET_MSRS", KvmIoctls.KVM_SET_MSRS, KvmMsrs.write(entries));
     }
 
     /** KVM_GET_MP_STATE: one of the {@link KvmMpState} values. */
+    @Override
     public int getMpState() {
         Pointer memory = Posix.allocate(KvmMpState.SIZE);
         ioctl("KVM_GET_MP_STATE", KvmIoctls.KVM_GET_MP_STATE, memory);
@@ -135,6 +151,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_MP_STATE */
+    @Override
     public void setMpState(int mpState) {
         Pointer memory = Posix.allocate(KvmMpState.SIZE);
         memory.putInt(0, mpState);
@@ -142,6 +159,7 @@ public final class VcpuFd extends FdHandle {
     }
 
     /** KVM_SET_SIGNAL_MASK: the kernel sigset (bit n-1 = signal n) in force while the thread is in KVM_RUN. */
+    @Override
     public void setSignalMask(long kernelSigset) {
         ioctl("KVM_SET_SIGNAL_MASK", KvmIoctls.KVM_SET_SIGNAL_MASK, KvmSignalMask.toNative(kernelSigset));
     }

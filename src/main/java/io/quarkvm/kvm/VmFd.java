@@ -5,7 +5,7 @@ import java.util.List;
 import jnr.ffi.Pointer;
 
 /** A VM file descriptor, created by {@link Kvm#createVm}: memory slots, VM capabilities, MSR filter, vCPUs. */
-public final class VmFd extends FdHandle {
+public final class VmFd extends FdHandle implements HypervisorVm {
 
     /** KVM_MSR_EXIT_REASON_INVAL (linux/kvm.h): exit on MSR accesses KVM would answer with #GP. */
     public static final long MSR_EXIT_REASON_INVAL = 1 << 0;
@@ -27,16 +27,19 @@ public final class VmFd extends FdHandle {
     }
 
     /** KVM_SET_USER_MEMORY_REGION */
+    @Override
     public void setUserMemoryRegion(KvmUserspaceMemoryRegion region) {
         ioctl("KVM_SET_USER_MEMORY_REGION", KvmIoctls.KVM_SET_USER_MEMORY_REGION, region.toNative());
     }
 
     /** KVM_ENABLE_CAP on the VM. */
+    @Override
     public void enableCap(KvmEnableCap cap) {
         ioctl("KVM_ENABLE_CAP", KvmIoctls.KVM_ENABLE_CAP, cap.toNative());
     }
 
     /** KVM_X86_SET_MSR_FILTER */
+    @Override
     public void setMsrFilter(KvmMsrFilter filter) {
         List<Pointer> memory = filter.toNative();
         ioctl("KVM_X86_SET_MSR_FILTER", KvmIoctls.KVM_X86_SET_MSR_FILTER, memory.get(0));
@@ -48,6 +51,7 @@ public final class VmFd extends FdHandle {
      * KVM_CREATE_VCPU with vcpu_id = {@code apicId} (KVM uses it as the initial APIC ID), then maps its kvm_run.
      * Each vCPU ioctl must come from one thread: call this from the thread that will run the vCPU.
      */
+    @Override
     public VcpuFd createVcpu(int apicId) {
         int vcpuFd = ioctl("KVM_CREATE_VCPU", KvmIoctls.KVM_CREATE_VCPU, apicId);
         try {

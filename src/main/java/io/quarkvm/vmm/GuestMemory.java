@@ -2,7 +2,7 @@ package io.quarkvm.vmm;
 
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
 import io.quarkvm.kvm.NativeMapping;
-import io.quarkvm.kvm.VmFd;
+import io.quarkvm.kvm.HypervisorVm;
 import jnr.ffi.Pointer;
 
 /**
@@ -35,7 +35,7 @@ final class GuestMemory implements AutoCloseable {
     }
 
     /** Maps {@code bytes} of RAM into {@code vm} and lays out {@code program} to boot. */
-    static GuestMemory create(VmFd vm, long bytes, GuestProgram program) {
+    static GuestMemory create(HypervisorVm vm, long bytes, GuestProgram program) {
         if (bytes < GuestLayout.MIN_MEMORY || bytes % GuestLayout.LARGE_PAGE != 0) {
             throw new IllegalArgumentException("guest memory must be a multiple of 2 MiB, at least 2 MiB: " + bytes);
         }

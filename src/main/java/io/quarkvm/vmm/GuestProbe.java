@@ -36,7 +36,11 @@ import java.util.OptionalInt;
  * WRMSR of the read-only VP index (only where Hyper-V was found), records whether it took #GP, and reports again
  * (OUT {@link #PORT_REPORT_COMPLETE}). From then on it loops: the heartbeat goes up every turn, and every
  * {@link #RECHECK_INTERVAL} turns it reads the MSR and CPUID again; if anything differs from the first values it
- * counts a violation and reports it (OUT {@link #PORT_VIOLATION}).
+ * counts a violation and reports it (OUT {@link #PORT_VIOLATION}). Each turn ends in HLT, as an idle OS does: with
+ * no in-kernel irqchip KVM_RUN returns KVM_EXIT_HLT, and the vCPU thread waits one tick
+ * ({@link VcpuRunner#HALT_TICK_MILLIS}) before it re-enters the guest after the HLT. So an idle probe costs the host
+ * next to nothing, and its heartbeat goes up about once a tick. The {@linkplain #busyProgram busy variant} spins
+ * instead (no HLT), for tests that need a vCPU which stays inside KVM_RUN.
  *
  * <p>Register use: R15 = address of the vCPU's record for the whole run (the #GP handler uses it too); CPUID and
  * RDMSR clobber RAX, RBX, RCX, RDX.
@@ -53,12 +57,11 @@ final class GuestProbe {
     static final int PORT_UNEXPECTED_FAULT = 0x513;
 
     /**
-     * Turns of the main loop between re-checks: a power of two (the check is a mask test). Measured on the PVM
-     * hosts here, a turn takes ~4 µs (about 250,000 a second per vCPU), so a re-check comes every ~0.25 s; on
-     * hardware virtualization a turn is a few nanoseconds and the re-check (one RDMSR exit to user space) every
-     * ~0.1 ms costs a few percent of one vCPU.
+     * Turns of the main loop between re-checks: a power of two (the check is a mask test). A turn lasts one halt
+     * tick, so a re-check comes every {@code RECHECK_INTERVAL × HALT_TICK_MILLIS} (80 ms). The busy variant re-checks
+     * far more often (a turn is ~4 µs on PVM): an RDMSR exit every ~30 µs.
      */
-    static final int RECHECK_INTERVAL = 1 << 16;
+    static final int RECHECK_INTERVAL = 1 << 3;
 
     static final int HV_CPUID_VENDOR_AND_MAX = 0x40000000;
     static final int HV_CPUID_FEATURES = 0x40000003;
@@ -76,15 +79,22 @@ final class GuestProbe {
     private GuestProbe() {
     }
 
-    /** The probe, entered at its first byte, with its #GP handler for the IDT. */
+    /** The probe, entered at its first byte, with its #GP handler for the IDT: halts after every heartbeat. */
     static GuestProgram program() {
         X86Assembler asm = new X86Assembler();
-        int gpHandler = emit(asm);
+        int gpHandler = emit(asm, true);
         return new GuestProgram("probe", asm.assemble(), OptionalInt.of(gpHandler));
     }
 
+    /** The probe without the HLT: its main loop spins inside KVM_RUN (leaving it only for re-checks' RDMSR). */
+    static GuestProgram busyProgram() {
+        X86Assembler asm = new X86Assembler();
+        int gpHandler = emit(asm, false);
+        return new GuestProgram("busy-probe", asm.assemble(), OptionalInt.of(gpHandler));
+    }
+
     /** Emits the whole probe and returns the #GP handler's offset. */
-    private static int emit(X86Assembler asm) {
+    private static int emit(X86Assembler asm, boolean idle) {
         Label noHyperV = new Label();
         Label wrmsrDone = new Label();
         Label mainLoop = new Label();
@@ -145,13 +155,18 @@ final class GuestProbe {
         asm.bind(wrmsrDone);
         asm.outToPort(PORT_REPORT_COMPLETE);                        // report: record complete
 
-        // ---- main loop: heartbeat, and a re-check every RECHECK_INTERVAL turns
+        // ---- main loop: heartbeat, a re-check every RECHECK_INTERVAL turns, then HLT until the next tick
+        Label idleTurn = new Label();
         asm.bind(mainLoop);
         asm.incQword(R15, HEARTBEAT);                               // record.heartbeat++
         asm.loadQword(RAX, R15, HEARTBEAT);                         // rax = record.heartbeat
         asm.test32(RAX, RECHECK_INTERVAL - 1);                      // not a multiple of the interval?
-        asm.jne(mainLoop);                                          //   keep spinning
+        asm.jne(idleTurn);                                          //   no re-check this turn
         asm.call(recheck);
+        asm.bind(idleTurn);
+        if (idle) {
+            asm.hlt();                                              // KVM_EXIT_HLT: the VMM waits a tick
+        }
         asm.jmp(mainLoop);
 
         // ---- recheck: read everything again, store it as the last values, count a violation if it differs

@@ -32,6 +32,11 @@ public record GuestProgram(String name, byte[] code, OptionalInt gpHandlerOffset
         return GuestProbe.program();
     }
 
+    /** The probe spinning instead of halting: for tests of kicks out of a vCPU that stays inside KVM_RUN. */
+    static GuestProgram busyProbe() {
+        return GuestProbe.busyProgram();
+    }
+
     /**
      * A guest that triple-faults at once: it loads an IDT of limit 0 and executes UD2, so the #UD cannot be
      * delivered (#GP), nor that (#DF), and the CPU shuts down: KVM_EXIT_SHUTDOWN.

@@ -1,6 +1,7 @@
 package io.quarkvm.vmm;
 
-import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.kvm.HypervisorVm;
 import io.quarkvm.kvm.KvmCapability;
 import io.quarkvm.kvm.KvmEnableCap;
 import io.quarkvm.kvm.KvmMsrFilter;
@@ -18,7 +19,7 @@ final class UserspaceVpIndex {
     private UserspaceVpIndex() {
     }
 
-    static void requireSupported(Kvm kvm) {
+    static void requireSupported(Hypervisor kvm) {
         for (KvmCapability needed : List.of(KvmCapability.X86_USER_SPACE_MSR, KvmCapability.X86_MSR_FILTER)) {
             if (kvm.checkExtension(needed) <= 0) {
                 throw new IllegalStateException("VP index from user space needs " + needed.cName()
@@ -27,7 +28,7 @@ final class UserspaceVpIndex {
         }
     }
 
-    static void install(VmFd vm) {
+    static void install(HypervisorVm vm) {
         vm.enableCap(new KvmEnableCap(KvmCapability.X86_USER_SPACE_MSR, VmFd.MSR_EXIT_REASON_FILTER));
         vm.setMsrFilter(new KvmMsrFilter(false, List.of(KvmMsrFilter.Range.denying(GuestProbe.HV_X64_MSR_VP_INDEX,
                 KvmMsrFilter.READ | KvmMsrFilter.WRITE))));

@@ -7,6 +7,7 @@ package io.quarkvm.vmm;
  * @param msrAccessesRefused guest RDMSR/WRMSR answered with #GP
  * @param ioExits            port I/O exits (the probe's reports)
  * @param kicksTaken         KVM_RUN calls that returned EINTR (pause, park, stop)
+ * @param halts              KVM_EXIT_HLT exits (the guest idled; each cost it a tick out of the guest)
  */
-public record VcpuCounters(long rdmsrAnswered, long msrAccessesRefused, long ioExits, long kicksTaken) {
+public record VcpuCounters(long rdmsrAnswered, long msrAccessesRefused, long ioExits, long kicksTaken, long halts) {
 }

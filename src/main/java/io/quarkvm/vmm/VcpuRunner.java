@@ -1,7 +1,9 @@
 package io.quarkvm.vmm;
 
 import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.CpuidEntry;
+import io.quarkvm.kvm.HypervisorVcpu;
 import io.quarkvm.kvm.KvmDtable;
 import io.quarkvm.kvm.KvmException;
 import io.quarkvm.kvm.KvmRegs;
@@ -9,10 +11,10 @@ import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
 import io.quarkvm.kvm.ThreadSignals;
 import io.quarkvm.kvm.VcpuExit;
-import io.quarkvm.kvm.VcpuFd;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One vCPU and the platform thread that owns it: the thread creates the vCPU (KVM wants every vCPU ioctl from one
@@ -43,12 +45,22 @@ final class VcpuRunner {
     private static final long EFER_LMA = 1L << 10;
     private static final int SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED = 0xB;
     private static final int SEGMENT_TYPE_DATA_READ_WRITE_ACCESSED = 0x3;
+    /**
+     * How long a vCPU that executed HLT stays out of the guest before its thread re-enters KVM_RUN (which resumes
+     * after the HLT): the period of the timer interrupt that would wake an idle OS, which this VM has none of (no
+     * in-kernel irqchip, so KVM_RUN returns KVM_EXIT_HLT). Any request (pause, park, stop) ends the wait at once.
+     */
+    static final long HALT_TICK_MILLIS = 10;
     /** What an IN from a port no device answers reads: all ones, like an empty bus. */
     private static final long FLOATING_BUS = -1L;
 
     private final VirtualMachine vm;
-    private final VcpuIdentity identity;
+    /** Changes once, for a parked vCPU derived for a never-plugged slot, when it is plugged ({@link #adopt}). */
+    private volatile VcpuIdentity identity;
+    /** False while the identity has no cpu_index yet: the vCPU exists but is not set up for the guest. */
+    private volatile boolean identityComplete;
     private final CountDownLatch go;
+    private final CompletableFuture<Void> created = new CompletableFuture<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final Thread thread;
 
@@ -61,17 +73,33 @@ final class VcpuRunner {
     /** Guarded by monitor: the kernel thread id while the thread can take a kick, 0 otherwise. */
     private int threadId;
     /** Set once the vCPU exists; kickers set its immediate_exit, under the monitor and only while not finished. */
-    private volatile VcpuFd vcpu;
+    private volatile HypervisorVcpu vcpu;
+    /** Guarded by monitor: an identity to take while parked, and who waits for it to be set up. */
+    private Adoption adoption;
+    private long kvmSignalMask;
+
+    private record Adoption(VcpuIdentity identity, CompletableFuture<Void> done) {
+    }
 
     private volatile long rdmsrAnswered;
     private volatile long msrAccessesRefused;
     private volatile long ioExits;
     private volatile long kicksTaken;
+    private volatile long halts;
 
-    VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go) {
+    /**
+     * @param parked           created (and set up, if {@code identityComplete}) but not run until requested
+     * @param identityComplete false for a parked vCPU whose slot has no cpu_index yet: only its VP index is checked
+     *                         now; it is set up for the guest by {@link #adopt}
+     */
+    VcpuRunner(VirtualMachine vm, VcpuIdentity identity, CountDownLatch go, boolean parked, boolean identityComplete) {
         this.vm = vm;
         this.identity = identity;
+        this.identityComplete = identityComplete;
         this.go = go;
+        if (parked) {
+            this.request = Request.PARK;
+        }
         this.thread = new VcpuThread(this::live, "vcpu-" + vm.name() + "-apic" + identity.apicId());
     }
 
@@ -96,12 +124,38 @@ final class VcpuRunner {
         thread.start();
     }
 
+    /** Completes once the vCPU exists in KVM (the next one may be created), exceptionally if it could not be. */
+    CompletableFuture<Void> created() {
+        return created;
+    }
+
     CompletableFuture<Void> ready() {
         return ready;
     }
 
+    boolean identityComplete() {
+        return identityComplete;
+    }
+
+    /**
+     * A parked vCPU without a cpu_index takes {@code full} (same slot and VP index, now with a cpu_index): its thread
+     * sets it up for the guest and checks its identity, still parked. The future fails if that does.
+     */
+    CompletableFuture<Void> adopt(VcpuIdentity full) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        synchronized (monitor) {
+            if (finished || identityComplete || adoption != null) {
+                done.completeExceptionally(new IllegalStateException("vCPU " + identity + " cannot take " + full));
+                return done;
+            }
+            adoption = new Adoption(full, done);
+            monitor.notifyAll();
+        }
+        return done;
+    }
+
     VcpuCounters counters() {
-        return new VcpuCounters(rdmsrAnswered, msrAccessesRefused, ioExits, kicksTaken);
+        return new VcpuCounters(rdmsrAnswered, msrAccessesRefused, ioExits, kicksTaken, halts);
     }
 
     boolean isParked() {
@@ -121,7 +175,7 @@ final class VcpuRunner {
             if (next == Request.RUN || finished) {
                 return;
             }
-            VcpuFd current = vcpu;
+            HypervisorVcpu current = vcpu;
             if (current != null) {
                 current.requestImmediateExit(true);
             }
@@ -162,10 +216,22 @@ final class VcpuRunner {
             synchronized (monitor) {
                 threadId = ThreadSignals.currentThreadId(); // kicks only once the signal is blocked
             }
-            vcpu = vm.vmFd().createVcpu(identity.apicId());
+            this.kvmSignalMask = kvmSignalMask;
             try {
-                setUp(vcpu, kvmSignalMask);
-                verifyIdentity(vcpu);
+                vcpu = vm.vmFd().createVcpu(identity.apicId());
+            } catch (RuntimeException e) {
+                created.completeExceptionally(e);
+                ready.completeExceptionally(e);
+                return;
+            }
+            created.complete(null);
+            try {
+                if (identityComplete) {
+                    setUp(vcpu);
+                    verifyIdentity(vcpu);
+                } else {
+                    KernelVpIndex.verify(vcpu, identity); // the creation order gave it the VP index planned
+                }
             } catch (RuntimeException e) {
                 ready.completeExceptionally(e);
                 return;
@@ -185,10 +251,14 @@ final class VcpuRunner {
                 vm.vcpuCrashed(identity, "vCPU thread failed: " + e);
             }
         } finally {
-            VcpuFd closing;
+            HypervisorVcpu closing;
             synchronized (monitor) {
                 threadId = 0; // no kick may reach a thread id that could be reused
                 finished = true;
+                if (adoption != null) {
+                    adoption.done().completeExceptionally(new IllegalStateException("vCPU thread ended"));
+                    adoption = null;
+                }
                 closing = vcpu;
                 vcpu = null; // request() must never write to a kvm_run that is about to be unmapped
                 monitor.notifyAll();
@@ -200,8 +270,11 @@ final class VcpuRunner {
     }
 
     /** 64-bit mode as GuestLayout prepares it: paging on, CS.L = 1, RSP at this vCPU's stack, RBX = cpu_index. */
-    private void setUp(VcpuFd vcpu, long kvmSignalMask) {
+    private void setUp(HypervisorVcpu vcpu) {
         vcpu.setCpuid2(vm.cpuidFor(identity));
+        if (vm.hypervVpIndex() && vm.vpIndexProvider() == VpIndexProvider.KERNEL_SETTABLE) {
+            KernelVpIndex.set(vcpu, identity);
+        }
 
         KvmSregs sregs = vcpu.getSregs();
         sregs.cs = segment(GuestLayout.GDT_CODE_SELECTOR, SEGMENT_TYPE_CODE_EXECUTE_READ_ACCESSED, true);
@@ -253,9 +326,10 @@ final class VcpuRunner {
 
     /**
      * Before the first KVM_RUN: the vCPU has the persisted APIC ID (as vcpu_id and in the CPUID KVM now holds for
-     * it) and the VP index it will be served is the persisted one, within what CPUID advertises.
+     * it) and the VP index it will be served (from the table, or by the kernel as KVM_GET_MSRS reads it) is the
+     * persisted one, within what CPUID advertises.
      */
-    private void verifyIdentity(VcpuFd vcpu) {
+    private void verifyIdentity(HypervisorVcpu vcpu) {
         int apicId = identity.apicId();
         List<CpuidEntry> cpuid = vcpu.getCpuid2();
         StringBuilder mismatches = new StringBuilder();
@@ -273,9 +347,13 @@ final class VcpuRunner {
             }
         }
         if (vm.hypervVpIndex()) {
-            long served = vm.vpIndexServedTo(identity);
-            if (served != identity.vpIndex()) {
-                mismatches.append(" served VP index ").append(served);
+            if (vm.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
+                long served = vm.vpIndexServedTo(identity);
+                if (served != identity.vpIndex()) {
+                    mismatches.append(" served VP index ").append(served);
+                }
+            } else {
+                KernelVpIndex.verify(vcpu, identity);
             }
             int maxVps = leaf(cpuid, GuestCpuid.HV_IMPLEMENTATION_LIMITS, 0).eax();
             if (identity.vpIndex() >= maxVps) {
@@ -305,16 +383,42 @@ final class VcpuRunner {
         }
     }
 
-    /** Blocks while paused or parked, telling waiters the vCPU is out of the guest; returns RUN or STOP. */
+    /**
+     * Blocks while paused or parked, telling waiters the vCPU is out of the guest, and takes an identity handed to
+     * it meanwhile ({@link #adopt}); returns RUN or STOP.
+     */
     private Request awaitRunnable() throws InterruptedException {
-        synchronized (monitor) {
-            while (request == Request.PAUSE || request == Request.PARK) {
-                outOfGuest = true;
-                monitor.notifyAll();
-                monitor.wait();
+        while (true) {
+            Adoption next;
+            synchronized (monitor) {
+                while ((request == Request.PAUSE || request == Request.PARK) && adoption == null) {
+                    outOfGuest = true;
+                    monitor.notifyAll();
+                    monitor.wait();
+                }
+                next = adoption;
+                adoption = null;
+                if (next == null) {
+                    outOfGuest = false;
+                    return request;
+                }
             }
-            outOfGuest = false;
-            return request;
+            takeIdentity(next);
+        }
+    }
+
+    /** Sets the vCPU up for the guest with its full identity and checks it; it stays parked either way. */
+    private void takeIdentity(Adoption next) {
+        VcpuIdentity derived = identity;
+        try {
+            identity = next.identity();
+            setUp(vcpu);
+            verifyIdentity(vcpu);
+            identityComplete = true;
+            next.done().complete(null);
+        } catch (RuntimeException e) {
+            identity = derived;
+            next.done().completeExceptionally(e);
         }
     }
 
@@ -335,7 +439,8 @@ final class VcpuRunner {
             return true;
         }
         if (exit instanceof VcpuExit.RdMsr rdmsr) {
-            if (rdmsr.index() == GuestProbe.HV_X64_MSR_VP_INDEX && vm.hypervVpIndex()) {
+            if (rdmsr.index() == GuestProbe.HV_X64_MSR_VP_INDEX && vm.hypervVpIndex()
+                    && vm.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
                 rdmsrAnswered++;
                 vcpu.answerRdmsr(vm.vpIndexServedTo(identity));
             } else {
@@ -356,8 +461,9 @@ final class VcpuRunner {
             return true;
         }
         if (exit instanceof VcpuExit.Hlt) {
-            haltUntilStopped();
-            return false;
+            halts++;
+            waitOneTick();
+            return true;
         }
         if (exit instanceof VcpuExit.Shutdown) {
             return crashed("triple fault (KVM_EXIT_SHUTDOWN)");
@@ -394,13 +500,16 @@ final class VcpuRunner {
         return false;
     }
 
-    /** No interrupt can wake a halted vCPU here (no in-kernel LAPIC): it stays out of the guest until stopped. */
-    private void haltUntilStopped() throws InterruptedException {
+    /**
+     * The guest halted: nothing but a timer could wake it, so wait one {@link #HALT_TICK_MILLIS} tick, or less if
+     * another request arrives (which the caller's next {@code awaitRunnable} then honours), without spinning.
+     */
+    private void waitOneTick() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HALT_TICK_MILLIS);
         synchronized (monitor) {
-            outOfGuest = true;
-            monitor.notifyAll();
-            while (request != Request.STOP) {
-                monitor.wait();
+            for (long left = deadline - System.nanoTime(); request == Request.RUN && left > 0;
+                 left = deadline - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.timedWait(monitor, left);
             }
         }
     }

@@ -3,8 +3,8 @@ package io.quarkvm.vmm;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.CpuidEntry;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.VmFd;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.kvm.HypervisorVm;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -41,7 +41,7 @@ public final class VirtualMachine implements AutoCloseable {
     private final String name;
     private final VmSpec spec;
     private final VmListener listener;
-    private final VmFd vmFd;
+    private final HypervisorVm vmFd;
     private final GuestMemory memory;
     private final List<CpuidEntry> supportedCpuid;
     private final int maxVps;
@@ -53,11 +53,13 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** Guarded by this: every vCPU created, parked ones included, by APIC ID. */
     private final Map<Integer, VcpuRunner> vcpus = new LinkedHashMap<>();
+    /** Guarded by this: vCPUs created in KVM so far (the next one's vcpu_idx), failed set-ups included. */
+    private int vcpusCreated;
     private volatile State state = State.RUNNING;
     /** Guarded by this. */
     private boolean resourcesReleased;
 
-    private VirtualMachine(VmSpec spec, VmListener listener, VmFd vmFd, GuestMemory memory,
+    private VirtualMachine(VmSpec spec, VmListener listener, HypervisorVm vmFd, GuestMemory memory,
                            List<CpuidEntry> supportedCpuid) {
         this.name = "vm" + VM_NUMBERS.incrementAndGet();
         this.spec = spec;
@@ -69,23 +71,38 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /**
-     * Creates the VM and its boot vCPUs, checks every vCPU's identity, and starts them.
+     * Creates the VM and its boot vCPUs, checks every vCPU's identity, and starts them. The VP index reaches the
+     * guest the way {@link VmSpec#vpIndexProvider()} says: {@code USERSPACE_MSR} answered by the vCPU threads,
+     * {@code KERNEL_SETTABLE} set with KVM_SET_MSRS, {@code KERNEL_IMPLICIT} by creating the vCPUs in VP index
+     * order (with parked vCPUs for slots not plugged now); the kernel's value is read back before the first run.
      *
+     * @param hypervisor the node's hypervisor, from {@link io.quarkvm.kvm.Hypervisors#open}
      * @throws IdentityMismatchException        a vCPU would have run with an identity other than the spec's
-     * @throws UnsupportedOperationException    the spec asks for a VP index provider not implemented yet
+     * @throws IllegalArgumentException         the spec cannot be honoured by its provider (KERNEL_IMPLICIT: a VP
+     *                                          index no vCPU can be created for)
      * @throws IllegalStateException            this node's KVM lacks what the spec needs
      * @throws io.quarkvm.kvm.KvmException      KVM refused a call
      */
-    public static VirtualMachine start(Kvm kvm, VmSpec spec, VmListener listener) {
+    public static VirtualMachine start(Hypervisor hypervisor, VmSpec spec, VmListener listener) {
+        List<KernelVpIndex.Planned> plan = spec.vcpus().stream()
+                .map(identity -> new KernelVpIndex.Planned(identity, true, false)).toList();
         if (spec.hypervVpIndex()) {
-            requireImplemented(spec.vpIndexProvider());
-            UserspaceVpIndex.requireSupported(kvm);
+            switch (spec.vpIndexProvider()) {
+                case USERSPACE_MSR -> UserspaceVpIndex.requireSupported(hypervisor);
+                case KERNEL_SETTABLE -> KernelVpIndex.requireSupported(hypervisor, spec.vpIndexProvider());
+                case KERNEL_IMPLICIT -> {
+                    KernelVpIndex.requireSupported(hypervisor, spec.vpIndexProvider());
+                    plan = KernelVpIndex.creationOrder(spec);
+                }
+                case UNSUPPORTED -> throw new IllegalStateException("the VM wants hyperv.vpindex but this node "
+                        + "has no VP index provider");
+            }
         }
-        List<CpuidEntry> supportedCpuid = kvm.supportedCpuid();
-        VmFd vmFd = kvm.createVm();
+        List<CpuidEntry> supportedCpuid = hypervisor.supportedCpuid();
+        HypervisorVm vmFd = hypervisor.createVm();
         GuestMemory memory;
         try {
-            if (spec.hypervVpIndex()) {
+            if (spec.hypervVpIndex() && spec.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
                 UserspaceVpIndex.install(vmFd);
             }
             memory = GuestMemory.create(vmFd, (long) spec.memoryMiB() << 20, spec.program());
@@ -94,27 +111,17 @@ public final class VirtualMachine implements AutoCloseable {
             throw e;
         }
         VirtualMachine vm = new VirtualMachine(spec, listener, vmFd, memory, supportedCpuid);
-        vm.boot();
+        vm.boot(plan);
         return vm;
     }
 
-    private static void requireImplemented(VpIndexProvider provider) {
-        if (provider != VpIndexProvider.USERSPACE_MSR) {
-            throw new UnsupportedOperationException("VP index provider " + provider
-                    + " is not implemented yet; this VMM serves the VP index only as " + VpIndexProvider.USERSPACE_MSR);
-        }
-    }
-
-    private synchronized void boot() {
+    /** Creates the vCPUs one after the other in the plan's order (the kernel numbers them so), then awaits them. */
+    private synchronized void boot(List<KernelVpIndex.Planned> plan) {
         List<VcpuRunner> booting = new ArrayList<>();
-        for (VcpuIdentity identity : spec.vcpus()) {
-            vpIndexTable.put(identity.cpuIndex(), identity.vpIndex());
-            VcpuRunner runner = new VcpuRunner(this, identity, bootVcpusMayRun);
-            vcpus.put(identity.apicId(), runner);
-            booting.add(runner);
-            runner.start();
-        }
         try {
+            for (KernelVpIndex.Planned planned : plan) {
+                booting.add(launch(planned.identity(), !planned.plugged(), !planned.derived()));
+            }
             for (VcpuRunner runner : booting) {
                 awaitReady(runner);
             }
@@ -127,13 +134,48 @@ public final class VirtualMachine implements AutoCloseable {
         bootVcpusMayRun.countDown();
     }
 
-    private static void awaitReady(VcpuRunner runner) {
+    /**
+     * Starts a vCPU thread and waits until it has created its vCPU in KVM (so the next one is created after it).
+     * Holds this.
+     *
+     * @param parked           created and set up but not run until hot-plugged
+     * @param identityComplete false for a parked vCPU derived for a never-plugged slot (no cpu_index yet): it is
+     *                         set up only when plugged
+     */
+    private VcpuRunner launch(VcpuIdentity identity, boolean parked, boolean identityComplete) {
+        if (identityComplete) {
+            vpIndexTable.put(identity.cpuIndex(), identity.vpIndex());
+        }
+        VcpuRunner runner = new VcpuRunner(this, identity, bootVcpusMayRun, parked, identityComplete);
+        if (!parked && state == State.PAUSED) {
+            runner.request(VcpuRunner.Request.PAUSE);
+        }
+        vcpus.put(identity.apicId(), runner);
+        runner.start();
         try {
-            runner.ready().get(SETUP_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            await(runner.created(), runner, "created");
+        } catch (RuntimeException e) {
+            vcpus.remove(identity.apicId()); // no KVM vCPU exists for it, and its thread has ended
+            if (identityComplete) {
+                vpIndexTable.remove(identity.cpuIndex());
+            }
+            throw e;
+        }
+        vcpusCreated++;
+        return runner;
+    }
+
+    private static void awaitReady(VcpuRunner runner) {
+        await(runner.ready(), runner, "set up");
+    }
+
+    private static void await(java.util.concurrent.Future<Void> step, VcpuRunner runner, String what) {
+        try {
+            step.get(SETUP_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException cause ? cause : new IllegalStateException(e.getCause());
         } catch (TimeoutException e) {
-            throw new IllegalStateException("vCPU " + runner.identity() + " not set up within "
+            throw new IllegalStateException("vCPU " + runner.identity() + " not " + what + " within "
                     + SETUP_TIMEOUT_SECONDS + " s");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -208,17 +250,18 @@ public final class VirtualMachine implements AutoCloseable {
      * Plugs a vCPU into the running VM: a new one (created, set up, identity-checked, then run) or a parked one
      * with the same identity, which carries on where it was parked. KVM cannot destroy a vCPU, so a failed
      * hot-plug leaves its APIC ID unusable in this VM.
+     *
+     * <p>Under {@code KERNEL_IMPLICIT} the kernel gives the n-th vCPU created VP index n: a slot whose vCPU was
+     * created parked (at boot, or as a filler) is just unparked (set up first if it had no cpu_index yet); a new
+     * one with a VP index above the next creation number gets parked fillers created before it; one below it is
+     * refused, as nothing can give it that VP index any more.
      */
     public synchronized void hotplug(VcpuIdentity identity) {
         requireAlive("hot-plug");
         VmSpec.requireConsistent(spec.topology(), identity);
         VcpuRunner existing = vcpus.get(identity.apicId());
         if (existing != null) {
-            if (!existing.isParked() || !existing.identity().equals(identity)) {
-                throw new IllegalStateException("APIC ID " + identity.apicId() + " is already plugged as "
-                        + existing.identity());
-            }
-            existing.request(state == State.PAUSED ? VcpuRunner.Request.PAUSE : VcpuRunner.Request.RUN);
+            unpark(existing, identity);
             return;
         }
         for (VcpuRunner runner : vcpus.values()) {
@@ -227,19 +270,81 @@ public final class VirtualMachine implements AutoCloseable {
                 throw new IllegalStateException(identity + " collides with " + other);
             }
         }
-        vpIndexTable.put(identity.cpuIndex(), identity.vpIndex());
-        VcpuRunner runner = new VcpuRunner(this, identity, bootVcpusMayRun);
-        if (state == State.PAUSED) {
-            runner.request(VcpuRunner.Request.PAUSE);
+        if (kernelImplicit()) {
+            createFillersBelow(identity);
         }
-        vcpus.put(identity.apicId(), runner);
-        runner.start();
+        VcpuRunner runner = launch(identity, false, true);
         try {
             awaitReady(runner);
         } catch (RuntimeException e) {
             vcpus.remove(identity.apicId()); // its thread has ended; the KVM vCPU stays, unused, until the VM goes
             vpIndexTable.remove(identity.cpuIndex());
             throw e;
+        }
+    }
+
+    private boolean kernelImplicit() {
+        return spec.hypervVpIndex() && spec.vpIndexProvider() == VpIndexProvider.KERNEL_IMPLICIT;
+    }
+
+    /** Holds this. A parked vCPU with this APIC ID runs again; a derived one takes its identity first. */
+    private void unpark(VcpuRunner existing, VcpuIdentity identity) {
+        VcpuIdentity had = existing.identity();
+        if (!existing.isParked()) {
+            throw new IllegalStateException("APIC ID " + identity.apicId() + " is already plugged as " + had);
+        }
+        if (existing.identityComplete()) {
+            if (!had.equals(identity)) {
+                throw new IllegalStateException("APIC ID " + identity.apicId() + " is parked as " + had
+                        + ", not " + identity);
+            }
+        } else {
+            if (had.vpIndex() != identity.vpIndex()) {
+                throw new IllegalStateException("APIC ID " + identity.apicId() + " was created parked with VP index "
+                        + had.vpIndex() + " (the kernel's creation order), which cannot change to "
+                        + identity.vpIndex());
+            }
+            for (VcpuRunner runner : vcpus.values()) {
+                if (runner.identityComplete() && runner.identity().cpuIndex() == identity.cpuIndex()) {
+                    throw new IllegalStateException(identity + " collides with " + runner.identity());
+                }
+            }
+            vpIndexTable.put(identity.cpuIndex(), identity.vpIndex());
+            try {
+                await(existing.adopt(identity), existing, "set up");
+            } catch (RuntimeException e) {
+                vpIndexTable.remove(identity.cpuIndex());
+                throw e;
+            }
+        }
+        existing.request(state == State.PAUSED ? VcpuRunner.Request.PAUSE : VcpuRunner.Request.RUN);
+    }
+
+    /** KERNEL_IMPLICIT, holds this: creates parked vCPUs for the VP indexes between the next one and the wanted. */
+    private void createFillersBelow(VcpuIdentity identity) {
+        if (identity.vpIndex() < vcpusCreated) {
+            throw new IllegalStateException("cannot hot-plug " + identity + ": this node's kernel gives the n-th vCPU "
+                    + "created VP index n, and " + vcpusCreated + " vCPUs exist already, so VP index "
+                    + identity.vpIndex() + " is taken by the vCPU created as number " + identity.vpIndex());
+        }
+        List<VcpuIdentity> present = vcpus.values().stream().map(VcpuRunner::identity).toList();
+        List<VcpuIdentity> fillers = new ArrayList<>();
+        for (int vpIndex = vcpusCreated; vpIndex < identity.vpIndex(); vpIndex++) {
+            VcpuIdentity filler;
+            try {
+                filler = KernelVpIndex.filler(spec, vpIndex, present);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("cannot hot-plug " + identity + ": " + e.getMessage(), e);
+            }
+            if (filler.apicId() == identity.apicId()) {
+                throw new IllegalStateException("cannot hot-plug " + identity + ": its slot has VP index "
+                        + filler.vpIndex() + " in this VM's identities");
+            }
+            fillers.add(filler);
+        }
+        for (VcpuIdentity filler : fillers) {
+            boolean derived = filler.cpuIndex() == KernelVpIndex.NO_CPU_INDEX;
+            awaitReady(launch(filler, true, !derived));
         }
     }
 
@@ -255,6 +360,11 @@ public final class VirtualMachine implements AutoCloseable {
         }
         runner.request(VcpuRunner.Request.PARK);
         awaitOutOfGuest(List.of(runner));
+    }
+
+    /** vCPUs that exist in KVM, parked ones included (KVM cannot destroy a vCPU). */
+    public synchronized int vcpusCreated() {
+        return vcpusCreated;
     }
 
     /** The identities of the vCPUs plugged now (not parked), in cpu_index order. */
@@ -301,12 +411,17 @@ public final class VirtualMachine implements AutoCloseable {
 
     // ---- for the vCPU threads ------------------------------------------------------------------------------
 
-    VmFd vmFd() {
+    HypervisorVm vmFd() {
         return vmFd;
     }
 
     boolean hypervVpIndex() {
         return spec.hypervVpIndex();
+    }
+
+    /** How the guest's RDMSR of the VP index is answered (meaningful only with {@link #hypervVpIndex()}). */
+    VpIndexProvider vpIndexProvider() {
+        return spec.vpIndexProvider();
     }
 
     List<CpuidEntry> cpuidFor(VcpuIdentity identity) {

@@ -1,20 +1,31 @@
 package io.quarkvm.vmm;
 
+import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
+import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * What to run: the identities are the persisted ones (never derived here), {@code vcpus} those plugged at boot.
  *
- * @param hypervVpIndex advertise Hyper-V with AccessVpIndex and serve HV_X64_MSR_VP_INDEX
- * @param vpIndexProvider how this node serves the VP index; only {@link VpIndexProvider#USERSPACE_MSR} runs yet
+ * @param hypervVpIndex   advertise Hyper-V with AccessVpIndex and make HV_X64_MSR_VP_INDEX read the VP index
+ * @param vpIndexProvider how this node serves the VP index
+ * @param knownVcpus      every identity the VM has, plugged or not (contains {@code vcpus}): under
+ *                        {@link VpIndexProvider#KERNEL_IMPLICIT} the unplugged ones below the largest VP index are
+ *                        created parked, so that the kernel's creation order gives every vCPU its VP index
+ * @param vpIndexPolicy   the VM's policy, when known: under {@code KERNEL_IMPLICIT} with {@link VpIndexPolicy#SLOT_INDEX}
+ *                        (or {@link VpIndexPolicy#APIC_ID} on a topology with dense APIC IDs) it lets the VMM derive
+ *                        a parked vCPU for a slot that has no identity yet (its APIC ID from the topology, its VP
+ *                        index from the policy); every known identity must follow it
  */
 public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus, boolean hypervVpIndex,
-                     VpIndexProvider vpIndexProvider, GuestProgram program) {
+                     VpIndexProvider vpIndexProvider, GuestProgram program, List<VcpuIdentity> knownVcpus,
+                     Optional<VpIndexPolicy> vpIndexPolicy) {
 
     public VmSpec {
         if (memoryMiB < 2 || memoryMiB % 2 != 0) {
@@ -24,21 +35,41 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
             throw new IllegalArgumentException("a VM needs at least one vCPU");
         }
         vcpus = List.copyOf(vcpus);
+        knownVcpus = List.copyOf(knownVcpus);
+        if (!knownVcpus.containsAll(vcpus)) {
+            throw new IllegalArgumentException("the known identities must include every plugged one");
+        }
         Set<Integer> cpuIndexes = new HashSet<>();
         Set<Integer> apicIds = new HashSet<>();
         Set<Integer> vpIndexes = new HashSet<>();
-        for (VcpuIdentity vcpu : vcpus) {
+        for (VcpuIdentity vcpu : knownVcpus) {
             requireConsistent(topology, vcpu);
             if (!cpuIndexes.add(vcpu.cpuIndex()) || !apicIds.add(vcpu.apicId()) || !vpIndexes.add(vcpu.vpIndex())) {
                 throw new IllegalArgumentException("duplicate cpu_index, APIC ID or VP index: " + vcpu);
             }
+            if (vpIndexPolicy.isPresent()
+                    && vpIndexPolicy.get().vpIndexOf(topology, vcpu.slot(), vcpu.cpuIndex()) != vcpu.vpIndex()) {
+                throw new IllegalArgumentException(vcpu + " does not follow VP index policy " + vpIndexPolicy.get());
+            }
         }
+    }
+
+    /** Only the plugged identities are known, and no policy: what a VM whose every slot is plugged needs. */
+    public VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus, boolean hypervVpIndex,
+                  VpIndexProvider vpIndexProvider, GuestProgram program) {
+        this(memoryMiB, topology, vcpus, hypervVpIndex, vpIndexProvider, program, vcpus, Optional.empty());
     }
 
     /** The built-in probe guest with these identities. */
     public static VmSpec probe(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus, boolean hypervVpIndex,
                                VpIndexProvider vpIndexProvider) {
         return new VmSpec(memoryMiB, topology, vcpus, hypervVpIndex, vpIndexProvider, GuestProgram.probe());
+    }
+
+    /** This spec with every identity the VM has (plugged or not) and its VP index policy. */
+    public VmSpec withKnownVcpus(List<VcpuIdentity> known, VpIndexPolicy policy) {
+        return new VmSpec(memoryMiB, topology, vcpus, hypervVpIndex, vpIndexProvider, program, known,
+                Optional.of(policy));
     }
 
     /** An identity must lie in the topology, carry its slot's APIC ID and fit the guest's record area. */
@@ -55,10 +86,25 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
         }
     }
 
+    /**
+     * The slot whose VP index is {@code vpIndex} by the policy, for a slot that has no identity yet: only where the
+     * policy does not depend on creation order and maps the VP index back to a slot.
+     */
+    Optional<Slot> slotDerivedFor(int vpIndex) {
+        if (vpIndexPolicy.isEmpty()) {
+            return Optional.empty();
+        }
+        return switch (vpIndexPolicy.get()) {
+            case SLOT_INDEX -> vpIndex < topology.maxVcpus() ? Optional.of(topology.slotAt(vpIndex)) : Optional.empty();
+            case APIC_ID -> topology.slotOfApicId(vpIndex);
+            case CPU_INDEX -> Optional.empty();
+        };
+    }
+
     /** What 0x40000005 EAX advertises: enough VPs for any VP index any policy gives a slot of this topology. */
     int maxVps() {
         int largestApicId = topology.apicIdOf(topology.slotAt(topology.maxVcpus() - 1));
-        int largestVpIndex = vcpus.stream().mapToInt(VcpuIdentity::vpIndex).max().orElse(0);
+        int largestVpIndex = knownVcpus.stream().mapToInt(VcpuIdentity::vpIndex).max().orElse(0);
         return Math.max(topology.maxVcpus(), Math.max(largestApicId, largestVpIndex) + 1);
     }
 }

@@ -20,4 +20,10 @@ public final class KvmAvailability {
             throw e;
         }
     }
+
+    /** Opens /dev/kvm through {@link Hypervisors#open} in this mode, or skips the test loudly. */
+    public static Hypervisor openOrSkip(KernelHyperv mode) {
+        openOrSkip().close();
+        return Hypervisors.open(Kvm.DEVICE, mode);
+    }
 }

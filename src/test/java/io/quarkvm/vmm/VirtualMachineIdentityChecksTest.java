@@ -3,6 +3,8 @@ package io.quarkvm.vmm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 
 import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.Topology;
@@ -11,6 +13,7 @@ import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.Kvm;
 import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.KvmCapability;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -49,14 +52,18 @@ class VirtualMachineIdentityChecksTest {
     }
 
     @Test
-    void providersOtherThanUserspaceMsrAreNotImplementedYet() {
+    void kernelProvidersAreRefusedWhereTheKernelLacksTheirCapability() {
+        assumeTrue(kvm.checkExtension(KvmCapability.HYPERV) == 0, "this kernel has KVM_CAP_HYPERV");
         for (VpIndexProvider provider : List.of(VpIndexProvider.KERNEL_SETTABLE, VpIndexProvider.KERNEL_IMPLICIT,
                 VpIndexProvider.UNSUPPORTED)) {
             VmSpec spec = VmSpec.probe(8, FOUR, VirtualMachineIdentityTest.boot(FOUR, VpIndexPolicy.SLOT_INDEX, 1),
                     true, provider);
-            UnsupportedOperationException refused = assertThrows(UnsupportedOperationException.class,
+            IllegalStateException refused = assertThrows(IllegalStateException.class,
                     () -> VirtualMachine.start(kvm, spec, VmListener.NONE));
-            assertTrue(refused.getMessage().contains(provider.name()), refused.getMessage());
+            System.out.println(provider + " on the real kernel: " + refused.getMessage());
+            assertTrue(refused.getMessage().contains(provider == VpIndexProvider.UNSUPPORTED ? "no VP index provider"
+                    : provider == VpIndexProvider.KERNEL_SETTABLE ? "KVM_CAP_HYPERV_VP_INDEX" : "KVM_CAP_HYPERV"),
+                    refused.getMessage());
         }
     }
 

@@ -40,12 +40,41 @@ class VirtualMachineLifecycleTest {
     }
 
     /**
-     * Without Hyper-V the probe's main loop never leaves the kernel (its CPUIDs are answered there), so the vCPU
+     * The busy probe without Hyper-V never leaves the kernel (no HLT, its CPUIDs are answered there), so the vCPU
      * threads stay inside KVM_RUN until a kick signal interrupts them: immediate_exit alone could not stop them.
      */
     private static VmSpec spinningInKernelSpec(int vcpus) {
-        return VmSpec.probe(8, FOUR, VirtualMachineIdentityTest.boot(FOUR, VpIndexPolicy.SLOT_INDEX, vcpus),
-                false, VpIndexProvider.USERSPACE_MSR);
+        return new VmSpec(8, FOUR, VirtualMachineIdentityTest.boot(FOUR, VpIndexPolicy.SLOT_INDEX, vcpus),
+                false, VpIndexProvider.USERSPACE_MSR, GuestProgram.busyProbe());
+    }
+
+    @Test
+    void theIdleProbeHeartbeatsStandStillWhilePausedAndGoOnAfterResume() throws Exception {
+        ProbeReports reports = new ProbeReports(4);
+        try (VirtualMachine vm = VirtualMachine.start(kvm, probeSpec(FOUR, 4), reports)) {
+            reports.awaitAllReported();
+            awaitHeartbeatsGrowing(vm, 4);
+            assertTrue(vm.counters(0).halts() > 0, "the probe did not halt");
+
+            vm.pause();
+            long[] paused = heartbeats(vm, 4);
+            Thread.sleep(100);
+            long[] stillPaused = heartbeats(vm, 4);
+            for (int cpu = 0; cpu < 4; cpu++) {
+                assertEquals(paused[cpu], stillPaused[cpu], "vCPU " + cpu + " ran while paused");
+            }
+            long pauseStarted = System.nanoTime();
+            vm.resume();
+            vm.pause();
+            long pauseMicros = (System.nanoTime() - pauseStarted) / 1000;
+            assertTrue(pauseMicros < VcpuRunner.HALT_TICK_MILLIS * 1000 * 5, "pause took " + pauseMicros + " µs");
+            vm.resume();
+            awaitHeartbeatsGrowing(vm, 4);
+            long before = System.nanoTime();
+            vm.stop();
+            long stopMicros = (System.nanoTime() - before) / 1000;
+            assertTrue(stopMicros < 100_000, "stop of an idle VM took " + stopMicros + " µs");
+        }
     }
 
     private static void assertNoExitToUserSpaceFor(VirtualMachine vm, int apicId, long millis) throws Exception {

@@ -21,8 +21,8 @@ class VirtualMachineTimingTest {
 
     /**
      * Prints, per VM size: start() (vCPUs created, set up, identity-checked, let in), start until every vCPU's
-     * probe reported, and stop. With more spinning vCPUs than host cores the reports wait for CPU time: on a
-     * 2-core host 64 vCPUs take seconds to all report, which measures the host, not the VMM.
+     * probe reported, and stop. The probe idles (HLT) once it has reported, so vCPUs beyond the host's cores no
+     * longer wait seconds for CPU time behind spinning ones.
      */
     @Test
     void startUntilEveryVcpuReportedAndStopLatency() throws Exception {

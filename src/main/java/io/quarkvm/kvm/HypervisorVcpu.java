@@ -1,0 +1,67 @@
+package io.quarkvm.kvm;
+
+import java.util.List;
+
+/**
+ * A vCPU of a {@link HypervisorVm}, implemented by {@link VcpuFd}. Every call must come from the thread that created
+ * it, except {@link #requestImmediateExit}.
+ */
+public interface HypervisorVcpu extends AutoCloseable {
+
+    /** The vcpu_id it was created with. */
+    int apicId();
+
+    /** KVM_RUN: enters the guest until the next exit; EINTR is {@link VcpuExit.Interrupted}, not an error. */
+    VcpuExit run();
+
+    /** Sets or clears kvm_run.immediate_exit; the one call any thread may make. */
+    void requestImmediateExit(boolean exit);
+
+    /** Answers the pending KVM_EXIT_X86_RDMSR with {@code value}. */
+    void answerRdmsr(long value);
+
+    /** Answers the pending KVM_EXIT_X86_RDMSR/WRMSR with an error: the guest gets #GP. */
+    void refuseMsrAccess();
+
+    /** Answers the pending KVM_EXIT_IO IN with {@code value}. */
+    void answerIoIn(long value);
+
+    /** Answers the pending KVM_EXIT_MMIO read with {@code value}. */
+    void answerMmioRead(long value);
+
+    /** KVM_GET_REGS */
+    KvmRegs getRegs();
+
+    /** KVM_SET_REGS */
+    void setRegs(KvmRegs regs);
+
+    /** KVM_GET_SREGS */
+    KvmSregs getSregs();
+
+    /** KVM_SET_SREGS */
+    void setSregs(KvmSregs sregs);
+
+    /** KVM_SET_CPUID2 */
+    void setCpuid2(List<CpuidEntry> entries);
+
+    /** KVM_GET_CPUID2 */
+    List<CpuidEntry> getCpuid2();
+
+    /** KVM_GET_MSRS: the MSRs read, in order; fewer than asked when one is not readable. */
+    List<MsrEntry> getMsrs(int... indices);
+
+    /** KVM_SET_MSRS: how many of the entries, in order, were accepted (it stops at the first refused). */
+    int setMsrs(List<MsrEntry> entries);
+
+    /** KVM_GET_MP_STATE */
+    int getMpState();
+
+    /** KVM_SET_MP_STATE */
+    void setMpState(int mpState);
+
+    /** KVM_SET_SIGNAL_MASK */
+    void setSignalMask(long kernelSigset);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,29 @@
+package io.quarkvm.kvm;
+
+/** Opens the hypervisor a node runs VMs on: the real KVM, or the real KVM behind a kernel double. */
+public final class Hypervisors {
+
+    private Hypervisors() {
+    }
+
+    /**
+     * Opens {@code device} (normally {@link Kvm#DEVICE}). {@link KernelHyperv#NONE} gives the real {@link Kvm};
+     * the other modes give a {@link HypervKernelDouble} over it, whose capabilities (KVM_CHECK_EXTENSION) report
+     * that mode's Hyper-V support, so probe the node's capabilities through the returned object.
+     *
+     * @throws KvmException          the device cannot be opened
+     * @throws IllegalStateException the device is not KVM API 12, or lacks what the double needs underneath
+     */
+    public static Hypervisor open(String device, KernelHyperv mode) {
+        Kvm kvm = Kvm.open(device);
+        if (mode == KernelHyperv.NONE) {
+            return kvm;
+        }
+        try {
+            return new HypervKernelDouble(kvm, mode);
+        } catch (RuntimeException e) {
+            kvm.close();
+            throw e;
+        }
+    }
+}
