@@ -4,6 +4,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.kvm.KernelHyperv;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +32,14 @@ public interface QuarkvmConfig {
         /** The KVM device to open; a path that does not exist makes a node that runs no VM (and says why). */
         @WithDefault("/dev/kvm")
         String kvmDevice();
+
+        /**
+         * Runs this node on the kernel double that adds the documented in-kernel Hyper-V VP index behaviour of a
+         * kernel with KVM_CAP_HYPERV ({@code IMPLICIT}) or KVM_CAP_HYPERV_VP_INDEX ({@code SETTABLE}) over the real
+         * KVM: how the kernel providers are exercised on hosts whose kernel has no Hyper-V emulation.
+         */
+        @WithDefault("NONE")
+        KernelHyperv kernelHyperv();
 
         /** Forces a weaker VP index provider than the kernel's strongest, so two real nodes can differ. */
         Optional<VpIndexProvider> forceProvider();

@@ -82,6 +82,9 @@ public final class HypervKernelDouble implements Hypervisor {
         return switch (capability) {
             case HYPERV -> 1;
             case HYPERV_VP_INDEX -> mode == KernelHyperv.SETTABLE ? 1 : 0;
+            // A kernel without a settable VP index is older than 4.13, so older than the user-space MSR exits
+            // (5.10) too: in that mode the double hides them, as such a kernel would not have them.
+            case X86_USER_SPACE_MSR, X86_MSR_FILTER -> mode == KernelHyperv.IMPLICIT ? 0 : kvm.checkExtension(capability);
             default -> kvm.checkExtension(capability);
         };
     }

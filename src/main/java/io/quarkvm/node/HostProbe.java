@@ -1,11 +1,10 @@
 package io.quarkvm.node;
 
 import io.quarkvm.domain.NodeCapabilities;
-import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.KvmCapability;
-import io.quarkvm.kvm.KvmException;
 
-/** Asks this host's KVM, once, what it can do. A host without a usable KVM is a node that runs no VM. */
+/** Asks this host's KVM (or the kernel double over it), once, what it can do. */
 final class HostProbe {
 
     record Result(NodeCapabilities capabilities, boolean canRunVms, String reason) {
@@ -14,24 +13,22 @@ final class HostProbe {
     private HostProbe() {
     }
 
-    static Result probe(String device) {
-        try (Kvm kvm = Kvm.open(device)) {
-            NodeCapabilities capabilities = new NodeCapabilities(kvm.apiVersion(),
-                    kvm.checkExtension(KvmCapability.NR_VCPUS),
-                    kvm.checkExtension(KvmCapability.MAX_VCPUS),
-                    kvm.checkExtension(KvmCapability.MAX_VCPU_ID),
-                    kvm.checkExtension(KvmCapability.HYPERV) > 0,
-                    kvm.checkExtension(KvmCapability.HYPERV_VP_INDEX) > 0,
-                    kvm.checkExtension(KvmCapability.X86_USER_SPACE_MSR) > 0,
-                    kvm.checkExtension(KvmCapability.X86_MSR_FILTER) > 0);
-            if (kvm.checkExtension(KvmCapability.IMMEDIATE_EXIT) <= 0) {
-                return new Result(capabilities, false, "KVM lacks KVM_CAP_IMMEDIATE_EXIT, which pausing a vCPU needs");
-            }
-            return new Result(capabilities, true, null);
-        } catch (KvmException e) {
-            return new Result(NodeCapabilities.NONE, false, "cannot use " + device + ": " + e.getMessage());
-        } catch (IllegalStateException e) {
-            return new Result(NodeCapabilities.NONE, false, e.getMessage());
+    static Result probe(Hypervisor hypervisor) {
+        NodeCapabilities capabilities = new NodeCapabilities(hypervisor.apiVersion(),
+                hypervisor.checkExtension(KvmCapability.NR_VCPUS),
+                hypervisor.checkExtension(KvmCapability.MAX_VCPUS),
+                hypervisor.checkExtension(KvmCapability.MAX_VCPU_ID),
+                hypervisor.checkExtension(KvmCapability.HYPERV) > 0,
+                hypervisor.checkExtension(KvmCapability.HYPERV_VP_INDEX) > 0,
+                hypervisor.checkExtension(KvmCapability.X86_USER_SPACE_MSR) > 0,
+                hypervisor.checkExtension(KvmCapability.X86_MSR_FILTER) > 0);
+        if (hypervisor.checkExtension(KvmCapability.IMMEDIATE_EXIT) <= 0) {
+            return new Result(capabilities, false, "KVM lacks KVM_CAP_IMMEDIATE_EXIT, which pausing a vCPU needs");
         }
+        return new Result(capabilities, true, null);
+    }
+
+    static Result unusable(String reason) {
+        return new Result(NodeCapabilities.NONE, false, reason);
     }
 }

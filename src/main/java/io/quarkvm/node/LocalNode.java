@@ -10,7 +10,9 @@ import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
-import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.kvm.Hypervisors;
+import io.quarkvm.kvm.KvmException;
 import io.quarkvm.persistence.NodeEntity;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -44,7 +46,7 @@ public class LocalNode {
     private VpIndexProvider provider;
     private String reason;
     private ScheduledExecutorService heartbeat;
-    private Kvm kvm;
+    private Hypervisor hypervisor;
 
     LocalNode(QuarkvmConfig config, ObjectMapper json, @ConfigProperty(name = "quarkus.http.port") int httpPort) {
         this.config = config;
@@ -55,7 +57,13 @@ public class LocalNode {
     void register(@Observes @Priority(10) StartupEvent event) {
         name = config.node().name().orElseGet(LocalNode::hostName);
         url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
-        probe = HostProbe.probe(config.node().kvmDevice());
+        String device = config.node().kvmDevice();
+        try {
+            hypervisor = Hypervisors.open(device, config.node().kernelHyperv());
+            probe = HostProbe.probe(hypervisor);
+        } catch (KvmException | IllegalStateException e) {
+            probe = HostProbe.unusable("cannot use " + device + ": " + e.getMessage());
+        }
         try {
             provider = VpIndexProviders.forNode(probe.capabilities(), config.node().forceProvider());
             reason = probe.reason();
@@ -63,8 +71,9 @@ public class LocalNode {
             provider = VpIndexProvider.UNSUPPORTED;
             reason = e.getMessage();
         }
-        if (canRunVms()) {
-            kvm = Kvm.open(config.node().kvmDevice());
+        if (!canRunVms() && hypervisor != null) {
+            hypervisor.close();
+            hypervisor = null;
         }
         LOG.infof("node %s: provider %s, capabilities %s%s", name, provider, probe.capabilities(),
                 canRunVms() ? "" : "; runs no VM: " + reason);
@@ -78,14 +87,14 @@ public class LocalNode {
         if (heartbeat != null) {
             heartbeat.shutdownNow();
         }
-        if (kvm != null) {
-            kvm.close();
+        if (hypervisor != null) {
+            hypervisor.close();
         }
     }
 
-    /** The open /dev/kvm VMs are created from; present exactly when {@link #canRunVms()}. */
-    public Optional<Kvm> kvm() {
-        return Optional.ofNullable(kvm);
+    /** The open KVM (or kernel double) VMs are created from; present exactly when {@link #canRunVms()}. */
+    public Optional<Hypervisor> hypervisor() {
+        return Optional.ofNullable(hypervisor);
     }
 
     private void upsert() {

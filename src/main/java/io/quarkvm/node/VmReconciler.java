@@ -223,9 +223,10 @@ public class VmReconciler {
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
         LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
         VmSpec spec = new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
-                program(GuestKind.resolve(vm.guestKind)));
+                program(GuestKind.resolve(vm.guestKind)))
+                .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy);
         try {
-            started.machine = VirtualMachine.start(node.kvm().orElseThrow(), spec, listenerFor(started));
+            started.machine = VirtualMachine.start(node.hypervisor().orElseThrow(), spec, listenerFor(started));
         } catch (RuntimeException e) {
             boots.endBoot(started.bootId, "failed to start: " + e.getMessage());
             recordFailedStart(vm.id, "failed to start: " + e.getMessage());
