@@ -367,7 +367,7 @@ public class StartLatencyBench {
     }
 
     record MemoryResult(int vms, ProcStatus before, ProcStatus after, int guestMappingsFound, long guestTouchedKb,
-                        String guestTouchedHow) {
+                        String guestTouchedHow, HeapView heapBefore, HeapView heapAfter) {
         double perVmKb(long deltaKb) {
             return (deltaKb - guestTouchedKb) / (double) vms;
         }
@@ -383,6 +383,7 @@ public class StartLatencyBench {
         }
         ProcStatus before = settledStatus(service, options, report);
         List<Vma> vmasBefore = Vma.of(service.pid());
+        HeapView heapBefore = HeapView.of(service.pid(), vmasBefore);
 
         List<String> ids = new ArrayList<>();
         try {
@@ -399,6 +400,7 @@ public class StartLatencyBench {
             sleep(2000); // let every guest get through its first loop turns
             ProcStatus after = settledStatus(service, options, report);
             List<Vma> vmasAfter = Vma.of(service.pid());
+            HeapView heapAfter = HeapView.of(service.pid(), vmasAfter);
             GuestPages guest = GuestPages.newGuestMappings(service.pid(), vmasBefore, vmasAfter,
                     options.memoryMiB * 1024L * 1024L);
             long touchedKb;
@@ -416,7 +418,8 @@ public class StartLatencyBench {
                         + " guest uses lies in its first 2 MiB)";
             }
             report.line("  " + how);
-            return new MemoryResult(options.memoryVms, before, after, guest.mappings, touchedKb, how);
+            return new MemoryResult(options.memoryVms, before, after, guest.mappings, touchedKb, how, heapBefore,
+                    heapAfter);
         } finally {
             try {
                 for (String id : ids) { // bounded: one stop and one delete per VM this phase created
@@ -426,6 +429,36 @@ public class StartLatencyBench {
             } catch (BenchFailure cleanupFailed) {
                 report.line("  clean-up of the memory VMs failed: " + cleanupFailed.getMessage());
             }
+        }
+    }
+
+    /**
+     * A cross-check that does not depend on how much heap G1 keeps committed: the Java heap's used bytes (after the
+     * GC that precedes each reading) and the RSS of every mapping outside the Java heap's address range, both from
+     * {@code jcmd PID GC.heap_info} ("garbage-first heap total 98304K, used 27071K [0x..., 0x...)") and smaps.
+     */
+    record HeapView(long heapUsedKb, long rssOutsideHeapKb) {
+        static HeapView of(long pid, List<Vma> vmas) {
+            Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            if (!Files.isExecutable(jcmd)) {
+                return null;
+            }
+            String info = ProcessResult.run(List.of(jcmd.toString(), Long.toString(pid), "GC.heap_info"),
+                    Duration.ofSeconds(60)).output;
+            java.util.regex.Matcher m = java.util.regex.Pattern
+                    .compile("heap\\s+total \\d+K, used (\\d+)K \\[0x([0-9a-f]+), 0x([0-9a-f]+)\\)").matcher(info);
+            if (!m.find()) {
+                return null;
+            }
+            long low = Long.parseUnsignedLong(m.group(2), 16);
+            long high = Long.parseUnsignedLong(m.group(3), 16);
+            long outside = 0;
+            for (Vma vma : vmas) {
+                if (vma.end <= low || vma.start >= high) {
+                    outside += vma.rssKb;
+                }
+            }
+            return new HeapView(Long.parseLong(m.group(1)), outside);
         }
     }
 
@@ -1163,6 +1196,13 @@ public class StartLatencyBench {
                 line(String.format(Locale.ROOT, "goal: per VM beyond guest pages <= 2 MiB ... VmRSS %.2f MiB  %s"
                                 + "   (RssAnon: %.2f MiB)", perVm, perVm <= 2 ? "MET" : "NOT MET",
                         memory.perVmKb(dAnon) / 1024));
+                if (memory.heapBefore != null && memory.heapAfter != null) {
+                    long dOutside = memory.heapAfter.rssOutsideHeapKb - memory.heapBefore.rssOutsideHeapKb;
+                    long dUsed = memory.heapAfter.heapUsedKb - memory.heapBefore.heapUsedKb;
+                    line(String.format(Locale.ROOT, "  cross-check without G1's committed-heap noise: RSS outside the"
+                                    + " Java heap %+d KiB, live heap after GC %+d KiB → per VM %.2f MiB beyond guest pages",
+                            dOutside, dUsed, memory.perVmKb(dOutside + dUsed) / 1024));
+                }
             }
             if (qemuMemory != null) {
                 line(String.format(Locale.ROOT, "QEMU beside it: one running 1-vCPU %d-MiB QEMU: VmRSS %.1f MiB, RssAnon"
