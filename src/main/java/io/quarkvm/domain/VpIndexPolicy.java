@@ -17,8 +17,11 @@ public enum VpIndexPolicy {
         };
     }
 
-    /** True when a vCPU's VP index does not depend on the order vCPUs were created in. */
-    public boolean survivesOutOfOrderCreation() {
-        return this != CPU_INDEX;
+    /** The largest VP index a VM of this topology can ever have under this policy, once every slot is plugged. */
+    public int largestVpIndex(Topology topology) {
+        return switch (this) {
+            case CPU_INDEX, SLOT_INDEX -> topology.maxVcpus() - 1;
+            case APIC_ID -> topology.apicIdOf(topology.slotAt(topology.maxVcpus() - 1));
+        };
     }
 }

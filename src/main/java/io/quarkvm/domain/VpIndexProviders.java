@@ -49,7 +49,7 @@ public final class VpIndexProviders {
         if (!hypervVpIndex) {
             return new PlacementDecision.Accepted(provider);
         }
-        int largestVpIndex = largestVpIndex(policy, topology);
+        int largestVpIndex = policy.largestVpIndex(topology);
         return switch (provider) {
             case KERNEL_SETTABLE -> largestVpIndex < capabilities.maxVcpus()
                     ? new PlacementDecision.Accepted(provider)
@@ -66,14 +66,6 @@ public final class VpIndexProviders {
                     + missingCapability(VpIndexProvider.KERNEL_SETTABLE) + ", "
                     + missingCapability(VpIndexProvider.USERSPACE_MSR) + " and "
                     + missingCapability(VpIndexProvider.KERNEL_IMPLICIT));
-        };
-    }
-
-    /** The largest VP index the VM can ever have, once every slot is plugged. */
-    static int largestVpIndex(VpIndexPolicy policy, Topology topology) {
-        return switch (policy) {
-            case CPU_INDEX, SLOT_INDEX -> topology.maxVcpus() - 1;
-            case APIC_ID -> topology.apicIdOf(topology.slotAt(topology.maxVcpus() - 1));
         };
     }
 

@@ -127,6 +127,8 @@ public final class VirtualMachine implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             state = State.STOPPED;
+            // Every vCPU learns it must stop before the go signal, so none that passed its checks enters the guest.
+            vcpus.values().forEach(runner -> runner.request(VcpuRunner.Request.STOP));
             bootVcpusMayRun.countDown();
             releaseEverything();
             throw e;
@@ -155,7 +157,8 @@ public final class VirtualMachine implements AutoCloseable {
         try {
             await(runner.created(), runner, "created");
         } catch (RuntimeException e) {
-            vcpus.remove(identity.apicId()); // no KVM vCPU exists for it, and its thread has ended
+            stopAndJoin(runner); // after a time-out its thread may still be going: it must never run unseen
+            vcpus.remove(identity.apicId());
             if (identityComplete) {
                 vpIndexTable.remove(identity.cpuIndex());
             }
@@ -163,6 +166,15 @@ public final class VirtualMachine implements AutoCloseable {
         }
         vcpusCreated++;
         return runner;
+    }
+
+    private static void stopAndJoin(VcpuRunner runner) {
+        runner.request(VcpuRunner.Request.STOP);
+        try {
+            runner.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static void awaitReady(VcpuRunner runner) {
@@ -191,8 +203,9 @@ public final class VirtualMachine implements AutoCloseable {
         return spec;
     }
 
+    /** CRASHED from the moment a vCPU crashed, whatever pause, resume or stop wrote after it. */
     public State state() {
-        return state;
+        return crashReason.get() != null ? State.CRASHED : state;
     }
 
     /** Why the guest crashed, once it has. */
@@ -470,8 +483,9 @@ public final class VirtualMachine implements AutoCloseable {
 
     private void requireAlive(String action) {
         requireNotOnVcpuThread(action);
-        if (state == State.STOPPED || state == State.CRASHED) {
-            throw new IllegalStateException("cannot " + action + " " + name + ": it is " + state);
+        State now = state();
+        if (now == State.STOPPED || now == State.CRASHED) {
+            throw new IllegalStateException("cannot " + action + " " + name + ": it is " + now);
         }
     }
 

@@ -101,10 +101,14 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
         };
     }
 
-    /** What 0x40000005 EAX advertises: enough VPs for any VP index any policy gives a slot of this topology. */
+    /**
+     * What 0x40000005 EAX advertises: enough VPs for every VP index the VM's policy can ever give a slot (kept
+     * dense for SLOT_INDEX, as a Hyper-V guest sizes per-VP tables by it); without a policy, enough for any.
+     */
     int maxVps() {
-        int largestApicId = topology.apicIdOf(topology.slotAt(topology.maxVcpus() - 1));
-        int largestVpIndex = knownVcpus.stream().mapToInt(VcpuIdentity::vpIndex).max().orElse(0);
-        return Math.max(topology.maxVcpus(), Math.max(largestApicId, largestVpIndex) + 1);
+        int largestKnown = knownVcpus.stream().mapToInt(VcpuIdentity::vpIndex).max().orElse(0);
+        int largestPossible = vpIndexPolicy.map(policy -> policy.largestVpIndex(topology))
+                .orElseGet(() -> Math.max(topology.maxVcpus() - 1, topology.apicIdOf(topology.slotAt(topology.maxVcpus() - 1))));
+        return Math.max(largestPossible, largestKnown) + 1;
     }
 }

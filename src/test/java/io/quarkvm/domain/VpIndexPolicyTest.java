@@ -19,16 +19,18 @@ class VpIndexPolicyTest {
 
     @Test
     void onlyCreationOrderDependsOnCreationOrder() {
-        assertThat(VpIndexPolicy.CPU_INDEX.survivesOutOfOrderCreation()).isFalse();
-        assertThat(VpIndexPolicy.APIC_ID.survivesOutOfOrderCreation()).isTrue();
-        assertThat(VpIndexPolicy.SLOT_INDEX.survivesOutOfOrderCreation()).isTrue();
         for (Slot slot : topology.slots()) {
-            for (VpIndexPolicy policy : VpIndexPolicy.values()) {
-                if (policy.survivesOutOfOrderCreation()) {
-                    assertThat(policy.vpIndexOf(topology, slot, 0)).isEqualTo(policy.vpIndexOf(topology, slot, 99));
-                }
-            }
+            assertThat(VpIndexPolicy.APIC_ID.vpIndexOf(topology, slot, 0)).isEqualTo(VpIndexPolicy.APIC_ID.vpIndexOf(topology, slot, 99));
+            assertThat(VpIndexPolicy.SLOT_INDEX.vpIndexOf(topology, slot, 0)).isEqualTo(VpIndexPolicy.SLOT_INDEX.vpIndexOf(topology, slot, 99));
+            assertThat(VpIndexPolicy.CPU_INDEX.vpIndexOf(topology, slot, 0)).isNotEqualTo(VpIndexPolicy.CPU_INDEX.vpIndexOf(topology, slot, 99));
         }
+    }
+
+    @Test
+    void largestVpIndexIsDenseExceptForSparseApicIds() {
+        assertThat(VpIndexPolicy.CPU_INDEX.largestVpIndex(topology)).isEqualTo(11);
+        assertThat(VpIndexPolicy.SLOT_INDEX.largestVpIndex(topology)).isEqualTo(11);
+        assertThat(VpIndexPolicy.APIC_ID.largestVpIndex(topology)).isEqualTo(13);
     }
 
     @Test

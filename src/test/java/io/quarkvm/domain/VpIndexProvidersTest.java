@@ -100,13 +100,6 @@ class VpIndexProvidersTest {
                 .isInstanceOfSatisfying(PlacementDecision.Refused.class, r -> assertThat(r.reason()).contains("KVM_CAP_MAX_VCPU_ID"));
     }
 
-    @Test
-    void largestVpIndexFollowsThePolicy() {
-        assertThat(VpIndexProviders.largestVpIndex(VpIndexPolicy.APIC_ID, sparse)).isEqualTo(13);
-        assertThat(VpIndexProviders.largestVpIndex(VpIndexPolicy.SLOT_INDEX, sparse)).isEqualTo(11);
-        assertThat(VpIndexProviders.largestVpIndex(VpIndexPolicy.CPU_INDEX, sparse)).isEqualTo(11);
-    }
-
     private static PlacementDecision place(NodeCapabilities caps, VpIndexProvider provider, VpIndexPolicy policy, Topology topology) {
         return VpIndexProviders.place(caps, provider, policy, topology, true);
     }
