@@ -14,9 +14,9 @@ public final class VmStateMachine {
     /** The phases from which each action may change the desired state. */
     private static final Map<VmAction, Set<VmPhase>> ALLOWED_FROM = Map.of(
             VmAction.START, EnumSet.of(VmPhase.STOPPED, VmPhase.CRASHED),
-            VmAction.STOP, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED, VmPhase.CRASHED),
-            VmAction.PAUSE, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING),
-            VmAction.RESUME, EnumSet.of(VmPhase.PAUSED));
+            VmAction.STOP, EnumSet.allOf(VmPhase.class),
+            VmAction.PAUSE, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED),
+            VmAction.RESUME, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED));
 
     private VmStateMachine() {
     }
@@ -39,8 +39,8 @@ public final class VmStateMachine {
         }
         return switch (action) {
             case STOP -> phase != VmPhase.CRASHED;
-            case START -> phase == VmPhase.STOPPED || phase == VmPhase.STARTING || phase == VmPhase.RUNNING;
-            case RESUME -> phase == VmPhase.STARTING || phase == VmPhase.RUNNING;
+            case START -> phase != VmPhase.CRASHED && phase != VmPhase.STOPPING;
+            case RESUME -> phase == VmPhase.STARTING || phase == VmPhase.RUNNING || phase == VmPhase.PAUSED;
             case PAUSE -> phase != VmPhase.CRASHED && phase != VmPhase.STOPPED;
         };
     }

@@ -51,8 +51,20 @@ public final class ThreadSignals {
         }
     }
 
-    /** Takes a pending {@code signal} of the calling thread, if any, without waiting; true if there was one. */
+    /**
+     * Takes every pending instance of {@code signal} of the calling thread without waiting; true if there was any.
+     * Real-time signals queue: two kicks sent while the thread was outside KVM_RUN are two pending instances, and
+     * one left behind would be delivered with its default action (ending the JVM) once the mask is lifted.
+     */
     public static boolean drainPending(int signal) {
+        boolean drained = false;
+        while (takePending(signal)) {
+            drained = true;
+        }
+        return drained;
+    }
+
+    private static boolean takePending(int signal) {
         Pointer noWait = Posix.allocate(LibC.TIMESPEC_BYTES);
         int taken = Posix.LIBC.sigtimedwait(sigset(signal), null, noWait);
         if (taken == signal) {

@@ -2,6 +2,7 @@ package io.quarkvm.node;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.agroal.api.AgroalDataSource;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -21,6 +22,10 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.net.InetAddress;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.net.UnknownHostException;
 import java.time.Instant;
 import java.util.Optional;
@@ -47,8 +52,13 @@ public class LocalNode {
     private String reason;
     private ScheduledExecutorService heartbeat;
     private Hypervisor hypervisor;
+    private Connection nameLock;
 
-    LocalNode(QuarkvmConfig config, ObjectMapper json, @ConfigProperty(name = "quarkus.http.port") int httpPort) {
+    private final AgroalDataSource dataSource;
+
+    LocalNode(QuarkvmConfig config, ObjectMapper json, AgroalDataSource dataSource,
+              @ConfigProperty(name = "quarkus.http.port") int httpPort) {
+        this.dataSource = dataSource;
         this.config = config;
         this.json = json;
         this.httpPort = httpPort;
@@ -56,6 +66,7 @@ public class LocalNode {
 
     void register(@Observes @Priority(10) StartupEvent event) {
         name = config.node().name().orElseGet(LocalNode::hostName);
+        claimName();
         url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
         String device = config.node().kvmDevice();
         try {
@@ -90,11 +101,41 @@ public class LocalNode {
         if (hypervisor != null) {
             hypervisor.close();
         }
+        if (nameLock != null) {
+            try {
+                nameLock.close();
+            } catch (SQLException e) {
+                LOG.debugf("closing the node name lock: %s", e.getMessage());
+            }
+        }
     }
 
     /** The open KVM (or kernel double) VMs are created from; present exactly when {@link #canRunVms()}. */
     public Optional<Hypervisor> hypervisor() {
         return Optional.ofNullable(hypervisor);
+    }
+
+    /**
+     * Two live service instances with one node name would both run that node's VMs: each instance holds a
+     * PostgreSQL advisory lock on its name for its whole life (released by the server when the process dies,
+     * SIGKILL included), and a second instance refuses to start.
+     */
+    private void claimName() {
+        try {
+            nameLock = dataSource.getConnection();
+            try (PreparedStatement claim = nameLock.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
+                claim.setString(1, "quarkvm-node:" + name);
+                try (ResultSet result = claim.executeQuery()) {
+                    result.next();
+                    if (!result.getBoolean(1)) {
+                        throw new IllegalStateException("node name '" + name + "' is held by another live quarkvm "
+                                + "instance on this database; give this one another quarkvm.node.name");
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not claim node name " + name, e);
+        }
     }
 
     private void upsert() {

@@ -1,6 +1,7 @@
 package io.quarkvm.node;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.PlacementDecision;
@@ -14,6 +15,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -38,13 +40,20 @@ public class NodeDirectory {
         return NodeEntity.listAll(io.quarkus.panache.common.Sort.by("name"));
     }
 
+    public boolean isLive(String name) {
+        NodeEntity node = NodeEntity.findById(name);
+        return node != null && isLive(node);
+    }
+
     public boolean isLive(NodeEntity node) {
         return node.lastHeartbeat.isAfter(Instant.now().minus(heartbeatInterval.multipliedBy(MISSED_HEARTBEATS)));
     }
 
+    /** Read leniently: a newer node may record capabilities this version does not know. */
     public NodeCapabilities capabilities(NodeEntity node) {
         try {
-            return json.readValue(node.capabilities, NodeCapabilities.class);
+            return json.readerFor(NodeCapabilities.class)
+                    .without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(node.capabilities);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("node " + node.name + " has unreadable capabilities", e);
         }
@@ -80,8 +89,13 @@ public class NodeDirectory {
         if (!node.canRunVms) {
             return new PlacementDecision.Refused("node " + node.name + " cannot run VMs: " + node.reason);
         }
-        return VpIndexProviders.place(capabilities(node), VpIndexProvider.valueOf(node.provider), policy, topology,
-                hypervVpIndex);
+        Optional<VpIndexProvider> provider = Arrays.stream(VpIndexProvider.values())
+                .filter(known -> known.name().equals(node.provider)).findFirst();
+        if (provider.isEmpty()) {
+            return new PlacementDecision.Refused("node " + node.name + " uses provider " + node.provider
+                    + ", which this version does not know");
+        }
+        return VpIndexProviders.place(capabilities(node), provider.get(), policy, topology, hypervVpIndex);
     }
 
     /** Where a VM goes, or why it can go nowhere ({@code node} null). */

@@ -59,6 +59,8 @@ public class VmReconciler {
     private static final Duration BOOT_REPORT_WAIT = Duration.ofSeconds(2);
     private static final Duration FIRST_RESTART_DELAY = Duration.ofSeconds(5);
     private static final Duration LONGEST_RESTART_DELAY = Duration.ofMinutes(5);
+    /** A VM that ran this long before crashing is not in a crash loop: its back-off starts over. */
+    private static final Duration STABLE_RUN = Duration.ofMinutes(10);
     private static final long COUNTER_FLUSH_MILLIS = 1000;
 
     private final LocalNode node;
@@ -166,8 +168,8 @@ public class VmReconciler {
             return found;
         });
         LocalVm here = local.get(vmId);
-        if (here != null && here.machine.state() == VirtualMachine.State.CRASHED) {
-            recordCrash(here, here.machine.crashReason().orElse("the guest crashed"));
+        if (here != null && !isAlive(here.machine)) {
+            recordCrash(here, here.machine.crashReason().orElse("the machine stopped by itself"));
             return;
         }
         if (vm == null || !node.name().equals(vm.node)) {
@@ -193,8 +195,8 @@ public class VmReconciler {
                 return;
             }
         }
-        if (here.machine.state() == VirtualMachine.State.CRASHED) {
-            recordCrash(here, here.machine.crashReason().orElse("the guest crashed"));
+        if (!isAlive(here.machine)) {
+            recordCrash(here, here.machine.crashReason().orElse("the machine stopped by itself"));
             return;
         }
         plugAsPersisted(vm, here);
@@ -205,9 +207,23 @@ public class VmReconciler {
             machine.resume();
         }
         VmPhase observed = machine.state() == VirtualMachine.State.PAUSED ? VmPhase.PAUSED : VmPhase.RUNNING;
+        if (observed == VmPhase.RUNNING && !here.isUp()) {
+            // RUNNING means the guest is up on every boot vCPU: until they have all reported (or a guest that never
+            // reports has had its chance), the VM is still STARTING; the last report wakes this loop again.
+            long waitedMillis = Duration.ofNanos(System.nanoTime() - here.startedNanos).toMillis();
+            if (waitedMillis < BOOT_REPORT_WAIT.toMillis()) {
+                timers.schedule(() -> enqueue(vmId), BOOT_REPORT_WAIT.toMillis() - waitedMillis, TimeUnit.MILLISECONDS);
+                return;
+            }
+        }
         if (vm.phase != observed) {
             setPhase(vmId, observed, null, false);
         }
+    }
+
+    private static boolean isAlive(VirtualMachine machine) {
+        VirtualMachine.State state = machine.state();
+        return state == VirtualMachine.State.RUNNING || state == VirtualMachine.State.PAUSED;
     }
 
     private LocalVm startLocal(VmEntity vm) {
@@ -218,7 +234,6 @@ public class VmReconciler {
             return null;
         }
         VpIndexProvider provider = ((PlacementDecision.Accepted) decision).provider();
-        long startNanos = System.nanoTime();
         setPhase(vm.id, VmPhase.STARTING, null, false);
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
         LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
@@ -233,13 +248,6 @@ public class VmReconciler {
             return null;
         }
         local.put(vm.id, started);
-        try {
-            if (started.bootVcpusReported.await(BOOT_REPORT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                startLatency.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
         LOG.infof("VM %s (%s) started on node %s as boot of %d vCPUs through %s", vm.name, vm.id, node.name(),
                 plugged.size(), provider);
         return started;
@@ -276,7 +284,10 @@ public class VmReconciler {
             @Override
             public void identityReported(GuestIdentity observed) {
                 writeObservation(() -> boots.recordReport(vm.bootId, observed));
-                vm.bootVcpusReported.countDown();
+                if (vm.bootVcpuReported()) {
+                    startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
+                    enqueue(vm.id);
+                }
             }
 
             @Override
@@ -289,9 +300,6 @@ public class VmReconciler {
 
             @Override
             public void crashed(String reason) {
-                while (vm.bootVcpusReported.getCount() > 0) {
-                    vm.bootVcpusReported.countDown(); // a crashed boot reports nothing more: stop waiting for it
-                }
                 enqueue(vm.id);
             }
         };
@@ -332,11 +340,17 @@ public class VmReconciler {
     private void recordCrash(LocalVm vm, String reason) {
         LOG.warnf("VM %s crashed: %s", vm.id, reason);
         stopLocal(vm, "crashed: " + reason);
-        recordFailedStart(vm.id, reason);
+        Duration ran = Duration.ofNanos(System.nanoTime() - vm.startedNanos);
+        recordFailedStart(vm.id, reason, ran.compareTo(STABLE_RUN) >= 0);
     }
 
     /** CRASHED with the reason, and the earliest restart pushed back further with every crash in a row. */
     private void recordFailedStart(UUID vmId, String reason) {
+        recordFailedStart(vmId, reason, false);
+    }
+
+    /** @param afterStableRun the VM ran long enough before this crash that earlier crashes no longer count */
+    private void recordFailedStart(UUID vmId, String reason, boolean afterStableRun) {
         crashes.increment();
         QuarkusTransaction.requiringNew().run(() -> {
             VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
@@ -345,9 +359,8 @@ public class VmReconciler {
             }
             vm.phase = VmPhase.CRASHED;
             vm.lastError = reason;
-            vm.crashCount++;
+            vm.crashCount = afterStableRun ? 1 : vm.crashCount + 1;
             vm.restartNotBefore = Instant.now().plus(restartDelay(vm.crashCount));
-            vm.updatedAt = Instant.now();
             VmEntity.flush();
             notifications.announce(VmEvent.ofVm("phase", vm));
             if (vm.desiredState != DesiredState.STOPPED && running) {
@@ -374,11 +387,11 @@ public class VmReconciler {
             }
             if (phase == VmPhase.RUNNING) {
                 vm.restartNotBefore = null;
+                vm.lastError = null;
             }
             if (releaseNode) {
                 vm.node = null;
             }
-            vm.updatedAt = Instant.now();
             VmEntity.flush();
             notifications.announce(VmEvent.ofVm("phase", vm));
         });

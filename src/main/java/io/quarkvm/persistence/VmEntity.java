@@ -17,6 +17,7 @@ import jakarta.persistence.OneToMany;
 import jakarta.persistence.OrderBy;
 import jakarta.persistence.Table;
 import jakarta.persistence.Version;
+import org.hibernate.annotations.OptimisticLock;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -60,11 +61,14 @@ public class VmEntity extends PanacheEntityBase {
     @Column(name = "desired_state")
     public DesiredState desiredState;
 
+    @OptimisticLock(excluded = true)
     @Enumerated(EnumType.STRING)
     public VmPhase phase;
 
+    @OptimisticLock(excluded = true)
     public String node;
 
+    @OptimisticLock(excluded = true)
     @Column(name = "last_error")
     public String lastError;
 
@@ -75,12 +79,19 @@ public class VmEntity extends PanacheEntityBase {
     public Instant updatedAt;
 
     /** A crashed VM is restarted by its node no earlier than this (back-off against crash loops). */
+    @OptimisticLock(excluded = true)
     @Column(name = "restart_not_before")
     public Instant restartNotBefore;
 
+    @OptimisticLock(excluded = true)
     @Column(name = "crash_count")
     public int crashCount;
 
+    /**
+     * The ETag: it moves with what clients control (specification, desired state, vCPUs), not with what the
+     * node observes (fields marked {@code @OptimisticLock(excluded = true)}), so an If-Match is not spoilt by a
+     * phase change; writers are serialised by the row lock, not by this.
+     */
     @Version
     public long version;
 

@@ -14,9 +14,14 @@ import java.util.UUID;
 public record VmEvent(String type, UUID vmId, String vmName, Instant at, String phase, String desiredState,
                       String node, Long version, String lastError, Integer cpuIndex, Integer apicId, Integer vpIndex) {
 
+    /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; an error message is cut well below that. */
+    private static final int MAX_ERROR_LENGTH = 1000;
+
     public static VmEvent ofVm(String type, VmEntity vm) {
+        String error = vm.lastError == null || vm.lastError.length() <= MAX_ERROR_LENGTH ? vm.lastError
+                : vm.lastError.substring(0, MAX_ERROR_LENGTH) + "…";
         return new VmEvent(type, vm.id, vm.name, Instant.now(), vm.phase.name(), vm.desiredState.name(), vm.node,
-                vm.version, vm.lastError, null, null, null);
+                vm.version, error, null, null, null);
     }
 
     public VmEvent withVersion(long committedVersion) {

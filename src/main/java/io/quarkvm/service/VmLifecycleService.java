@@ -2,6 +2,7 @@ package io.quarkvm.service;
 
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.domain.ConflictException;
+import io.quarkvm.domain.DesiredState;
 import io.quarkvm.domain.VmAction;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VmStateMachine;
@@ -36,12 +37,17 @@ public class VmLifecycleService {
         this.notifications = notifications;
     }
 
+    /**
+     * Records what is asked. Besides the state machine's changes, a start re-places a VM that should run but whose
+     * node is gone, and a stop of a VM whose node is gone releases it at once.
+     */
     public LifecycleOutcome request(UUID id, VmAction action, ExpectedVersion expected, Duration wait) {
         VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity locked = VmEntity.<VmEntity>findByIdOptional(id, LockModeType.PESSIMISTIC_WRITE)
                     .orElseThrow(() -> new VmNotFoundException(id));
             expected.check(locked.version);
-            if (VmStateMachine.apply(action, locked.desiredState, locked.phase) == VmStateMachine.Transition.CHANGED) {
+            boolean changed = VmStateMachine.apply(action, locked.desiredState, locked.phase) == VmStateMachine.Transition.CHANGED;
+            if (changed || action == VmAction.START && locked.desiredState != DesiredState.STOPPED && !placedOnLiveNode(locked)) {
                 change(locked, action);
                 locked.updatedAt = Instant.now();
                 VmEntity.flush();
@@ -64,20 +70,25 @@ public class VmLifecycleService {
             if (placement.node() == null) {
                 throw new ConflictException("VM " + vm.name + " cannot start: " + placement.refusal());
             }
+            if (vm.phase == VmPhase.CRASHED || !placedOnLiveNode(vm)) {
+                vm.phase = VmPhase.STOPPED; // what a dead node last reported is history
+            }
             vm.node = placement.node();
             vm.lastError = null;
             vm.restartNotBefore = null;
             vm.crashCount = 0;
-            if (vm.phase == VmPhase.CRASHED) {
-                vm.phase = VmPhase.STOPPED;
-            }
         }
-        if (action == VmAction.STOP && vm.phase == VmPhase.CRASHED) {
-            // A crashed VM holds nothing on its node any more: stopping it only clears the record.
+        if (action == VmAction.STOP && (vm.phase == VmPhase.CRASHED || !placedOnLiveNode(vm))) {
+            // A crashed VM holds nothing on its node any more, and a dead node runs nothing: stopping such a VM
+            // only clears the record (a node that comes back stops what it finds placed elsewhere).
             vm.phase = VmPhase.STOPPED;
             vm.node = null;
         }
         vm.desiredState = action.target();
+    }
+
+    private boolean placedOnLiveNode(VmEntity vm) {
+        return vm.node != null && nodes.isLive(vm.node);
     }
 
     /** Waits, without holding a transaction, until the VM's phase is what was asked, or it crashed. */

@@ -83,8 +83,9 @@ public class VmService {
     }
 
     public VmPage list(int page, int size) {
-        if (page < 0) {
-            throw new InvalidSpecificationException("page", "page must be 0 or more, was " + page);
+        if (page < 0 || (long) page * VmPage.MAX_SIZE > Integer.MAX_VALUE) {
+            throw new InvalidSpecificationException("page", "page must be between 0 and "
+                    + Integer.MAX_VALUE / VmPage.MAX_SIZE + ", was " + page);
         }
         if (size < 1 || size > VmPage.MAX_SIZE) {
             throw new InvalidSpecificationException("size", "size must be between 1 and " + VmPage.MAX_SIZE + ", was " + size);

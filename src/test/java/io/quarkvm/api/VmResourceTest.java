@@ -8,7 +8,11 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.restassured.RestAssured.given;
@@ -154,21 +158,56 @@ class VmResourceTest {
         given().get("/api/v1/vms/" + id).then().statusCode(404).contentType("application/problem+json");
     }
 
-    /** Parallel plugs of distinct slots without If-Match all land, each with its own cpu_index. */
+    /** Parallel plugs of distinct slots without If-Match all land, one after the other, each with its own cpu_index. */
     @Test
-    void concurrentPlugsAreSerialisedByTheVersion() {
+    void concurrentPlugsAreSerialisedByTheRowLock() {
         String id = createVm(vmJson(uniqueName("race"), "quarkvm-1.0", 1, 1, 8, 1, 1));
-        List<CompletableFuture<Integer>> plugs = new ArrayList<>();
-        for (int core = 1; core < 8; core++) {
-            int c = core;
-            plugs.add(CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
-                    .body(Map.of("socket", 0, "core", c, "thread", 0)).post("/api/v1/vms/" + id + "/vcpus").statusCode()));
-        }
-        assertThat(plugs.stream().map(CompletableFuture::join)).containsOnly(200);
+        List<Integer> statuses = raceForCores(id, null);
+        assertThat(statuses).containsOnly(200);
         given().get("/api/v1/vms/" + id).then()
                 .header("ETag", "\"7\"")
                 .body("vcpus.cpuIndex", contains(0, 1, 2, 3, 4, 5, 6, 7))
                 .body("vcpus.findAll { it.vpIndex == it.cpuIndex }", hasSize(8));
+    }
+
+    /** Parallel plugs all naming version 0: exactly one wins, every other one is told its version is stale. */
+    @Test
+    void concurrentChangesWithTheSameIfMatchLetExactlyOneThrough() {
+        String id = createVm(vmJson(uniqueName("ifmatch-race"), "quarkvm-1.0", 1, 1, 8, 1, 1));
+        List<Integer> statuses = raceForCores(id, "\"0\"");
+        assertThat(statuses).containsOnlyOnce(200);
+        assertThat(statuses.stream().filter(status -> status == 412)).hasSize(6);
+        given().get("/api/v1/vms/" + id).then().header("ETag", "\"1\"").body("vcpus", hasSize(2));
+    }
+
+    /** Plugs cores 1..7 from seven threads released together. */
+    private static List<Integer> raceForCores(String id, String ifMatch) {
+        ExecutorService pool = Executors.newFixedThreadPool(7);
+        CountDownLatch go = new CountDownLatch(1);
+        try {
+            List<Future<Integer>> plugs = new ArrayList<>();
+            for (int core = 1; core < 8; core++) {
+                int c = core;
+                plugs.add(pool.submit(() -> {
+                    go.await();
+                    var request = given().contentType(ContentType.JSON).body(Map.of("socket", 0, "core", c, "thread", 0));
+                    if (ifMatch != null) {
+                        request.header("If-Match", ifMatch);
+                    }
+                    return request.post("/api/v1/vms/" + id + "/vcpus").statusCode();
+                }));
+            }
+            go.countDown();
+            List<Integer> statuses = new ArrayList<>();
+            for (Future<Integer> plug : plugs) {
+                statuses.add(plug.get(30, TimeUnit.SECONDS));
+            }
+            return statuses;
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
@@ -233,6 +272,7 @@ class VmResourceTest {
         given().get("/api/v1/vms?page=" + total + "&size=1").then().statusCode(200).body("items", hasSize(0));
         given().get("/api/v1/vms").then().statusCode(200).body("page", equalTo(0)).body("size", equalTo(20));
         given().get("/api/v1/vms?page=-1").then().statusCode(422).body("field", equalTo("page"));
+        given().get("/api/v1/vms?page=30000000").then().statusCode(422).body("field", equalTo("page"));
         given().get("/api/v1/vms?size=0").then().statusCode(422).body("field", equalTo("size"));
         given().get("/api/v1/vms?size=101").then().statusCode(422).body("field", equalTo("size"));
         given().get("/api/v1/vms?page=abc").then().statusCode(400).contentType("application/problem+json")

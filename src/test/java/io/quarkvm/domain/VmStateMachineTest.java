@@ -8,30 +8,35 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class VmStateMachineTest {
 
-    /** Every action against every (desired, phase) pair a VM can be in; 409 = conflict. */
+    /**
+     * Every action against every (desired, phase) pair a VM can be in; 409 = conflict. A request that reverses
+     * one still pending (resume while a pause is pending, stop while a start is) is a change, never a 409.
+     */
     @ParameterizedTest(name = "{0} when desired {1}, phase {2} -> {3}")
     @CsvSource({
             // stopped
             "START,  STOPPED, STOPPED,  CHANGED", "STOP,   STOPPED, STOPPED,  UNCHANGED",
             "PAUSE,  STOPPED, STOPPED,  409",     "RESUME, STOPPED, STOPPED,  409",
             // start asked, not begun yet
-            "START,  RUNNING, STOPPED,  UNCHANGED", "STOP,  RUNNING, STOPPED,  409",
+            "START,  RUNNING, STOPPED,  UNCHANGED", "STOP,  RUNNING, STOPPED,  CHANGED",
             "PAUSE,  RUNNING, STOPPED,  409",       "RESUME, RUNNING, STOPPED, 409",
             // starting
             "START,  RUNNING, STARTING, UNCHANGED", "STOP,   RUNNING, STARTING, CHANGED",
             "PAUSE,  RUNNING, STARTING, CHANGED",   "RESUME, RUNNING, STARTING, UNCHANGED",
             "START,  PAUSED,  STARTING, 409",       "PAUSE,  PAUSED,  STARTING, UNCHANGED",
+            "RESUME, PAUSED,  STARTING, CHANGED",
             // running
             "START,  RUNNING, RUNNING,  UNCHANGED", "STOP,   RUNNING, RUNNING,  CHANGED",
             "PAUSE,  RUNNING, RUNNING,  CHANGED",   "RESUME, RUNNING, RUNNING,  UNCHANGED",
             // pause asked, not done yet
-            "PAUSE,  PAUSED,  RUNNING,  UNCHANGED", "RESUME, PAUSED,  RUNNING,  409",
+            "PAUSE,  PAUSED,  RUNNING,  UNCHANGED", "RESUME, PAUSED,  RUNNING,  CHANGED",
             "STOP,   PAUSED,  RUNNING,  CHANGED",   "START,  PAUSED,  RUNNING,  409",
             // paused
             "START,  PAUSED,  PAUSED,   409",       "STOP,   PAUSED,  PAUSED,   CHANGED",
             "PAUSE,  PAUSED,  PAUSED,   UNCHANGED", "RESUME, PAUSED,  PAUSED,   CHANGED",
             // resume asked, not done yet
-            "RESUME, RUNNING, PAUSED,   CHANGED",   "PAUSE,  RUNNING, PAUSED,   409",
+            "RESUME, RUNNING, PAUSED,   UNCHANGED", "PAUSE,  RUNNING, PAUSED,   CHANGED",
+            "START,  RUNNING, PAUSED,   UNCHANGED", "STOP,   RUNNING, PAUSED,   CHANGED",
             // stop asked, not done yet, and stopping
             "STOP,   STOPPED, RUNNING,  UNCHANGED", "START,  STOPPED, RUNNING,  409",
             "STOP,   STOPPED, STOPPING, UNCHANGED", "START,  STOPPED, STOPPING, 409",

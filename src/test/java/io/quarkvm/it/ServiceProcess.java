@@ -40,8 +40,10 @@ final class ServiceProcess implements AutoCloseable {
         return "http://localhost:" + httpPort;
     }
 
-    Path dataDir() {
-        return dataDir;
+    /** Properties that point another service process at this one's embedded PostgreSQL. */
+    Map<String, String> sharedDatabase() {
+        return Map.of("quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + databasePort + "/postgres",
+                "quarkus.datasource.username", "postgres", "quarkus.datasource.password", "postgres");
     }
 
     ServiceProcess start() throws IOException, InterruptedException {
