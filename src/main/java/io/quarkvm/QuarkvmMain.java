@@ -2,35 +2,53 @@ package io.quarkvm;
 
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
+import io.quarkus.runtime.configuration.DurationConverter;
+import io.quarkvm.config.QuarkvmConfig;
 import io.quarkvm.persistence.EmbeddedPostgres;
+import io.smallrye.config.PropertiesConfigSourceLoader;
+import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.SmallRyeConfigBuilder;
 
-import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * Starts an embedded PostgreSQL before the application when no datasource is configured, so that a fresh
- * machine with only Java runs the service with one command. This runs before Quarkus reads its configuration,
- * so it reads the same settings the way SmallRye Config would: system property, then environment variable.
+ * machine with only Java runs the service with one command. This runs before Quarkus has its configuration, so
+ * it reads the same sources Quarkus will (system properties, environment, application.properties in the jar and
+ * in ./config, with the active profile) and the same {@link QuarkvmConfig} mapping, defaults included.
  */
 @QuarkusMain
 public class QuarkvmMain {
 
+    private static final String JDBC_URL = "quarkus.datasource.jdbc.url";
+
     public static void main(String... args) {
-        if (setting("quarkus.datasource.jdbc.url", "QUARKUS_DATASOURCE_JDBC_URL", null) == null) {
-            Path dataDir = Path.of(setting("quarkvm.data-dir", "QUARKVM_DATA_DIR", "./data"));
-            int port = Integer.parseInt(setting("quarkvm.embedded-db.port", "QUARKVM_EMBEDDED_DB_PORT", "5433"));
-            EmbeddedPostgres database = EmbeddedPostgres.startForThisProcess(dataDir.resolve("postgres"), port);
-            System.setProperty("quarkus.datasource.jdbc.url", database.jdbcUrl());
+        SmallRyeConfig config = configAsQuarkusWillSeeIt();
+        if (config.getOptionalValue(JDBC_URL, String.class).isEmpty()) {
+            QuarkvmConfig quarkvm = config.getConfigMapping(QuarkvmConfig.class);
+            EmbeddedPostgres database = EmbeddedPostgres.startForThisProcess(quarkvm.dataDir().resolve("postgres"),
+                    quarkvm.embeddedDb().port());
+            System.setProperty(JDBC_URL, database.jdbcUrl());
             System.setProperty("quarkus.datasource.username", database.username());
             System.setProperty("quarkus.datasource.password", database.password());
         }
         Quarkus.run(args);
     }
 
-    private static String setting(String property, String environmentVariable, String fallback) {
-        String value = System.getProperty(property);
-        if (value == null || value.isBlank()) {
-            value = System.getenv(environmentVariable);
-        }
-        return value == null || value.isBlank() ? fallback : value;
+    private static SmallRyeConfig configAsQuarkusWillSeeIt() {
+        // Quarkus has not set up logging yet: keep SmallRye's start-up chatter out of the console.
+        java.util.logging.Logger.getLogger("io.smallrye.config").setLevel(java.util.logging.Level.WARNING);
+        ClassLoader loader = QuarkvmMain.class.getClassLoader();
+        String profile = System.getProperty("quarkus.profile", System.getenv().getOrDefault("QUARKUS_PROFILE", "prod"));
+        return new SmallRyeConfigBuilder()
+                .addDefaultSources()
+                .addDefaultInterceptors()
+                .withSources(PropertiesConfigSourceLoader.inClassPath("application.properties", 250, loader))
+                .withSources(PropertiesConfigSourceLoader.inFileSystem("config/application.properties", 260, loader))
+                .withConverter(Duration.class, 100, new DurationConverter())
+                .withProfile(profile)
+                .withMapping(QuarkvmConfig.class)
+                .withValidateUnknown(false)
+                .build();
     }
 }

@@ -52,7 +52,7 @@ public final class VmDtos {
                          String desiredState, String phase, String node, String lastError, CrashesView crashes,
                          long version) {
         static VmView of(VmEntity vm) {
-            return new VmView(vm.id, vm.name, vm.machineType, vm.vpIndexPolicy.name(),
+            return new VmView(vm.id, vm.name, vm.machineType, vm.vpIndexPolicy().name(),
                     new TopologyView(vm.sockets, vm.dies, vm.cores, vm.threads), vm.topology().maxVcpus(),
                     vm.vcpus.stream().map(VcpuView::of).toList(), vm.memoryMib, new HypervView(vm.hypervVpIndex),
                     new GuestView(vm.guestKind), vm.desiredState.name(), vm.phase.name(), vm.node, vm.lastError,

@@ -43,14 +43,22 @@ public class BootRecorder {
         });
     }
 
-    public void recordReport(long bootId, GuestIdentity observed) {
-        QuarkusTransaction.requiringNew().run(() -> GuestVcpuObservationEntity.update(
-                "reportedAt = ?1, observedApicId = ?2, observedX2apicId = ?3, observedVpIndex = ?4, "
-                        + "hypervLeavesFound = ?5, vpIndexWriteRefused = ?6 where boot.id = ?7 and cpuIndex = ?8",
-                Instant.now(), observed.apicIdLeaf1(), observed.x2ApicIdLeafB(),
-                observed.vpIndex() == GuestIdentity.NO_VP_INDEX ? null : (int) observed.vpIndex(),
-                observed.hypervFound(), observed.hypervFound() ? observed.wrmsrFaulted() : null,
-                bootId, observed.cpuIndex()));
+    /** What one vCPU's guest reported, and when it did. */
+    public record Report(long bootId, GuestIdentity observed, Instant at) {
+    }
+
+    /** Reports that arrived together (a boot's vCPUs report within microseconds), in one transaction. */
+    public void recordReports(List<Report> reports) {
+        QuarkusTransaction.requiringNew().run(() -> reports.forEach(report -> {
+            GuestIdentity observed = report.observed();
+            GuestVcpuObservationEntity.update(
+                    "reportedAt = ?1, observedApicIdLeaf1 = ?2, observedX2apicId = ?3, observedVpIndex = ?4, "
+                            + "hypervLeavesFound = ?5, vpIndexWriteRefused = ?6 where boot.id = ?7 and cpuIndex = ?8",
+                    report.at(), observed.apicIdLeaf1(), observed.x2ApicIdLeafB(),
+                    observed.vpIndex() == GuestIdentity.NO_VP_INDEX ? null : (int) observed.vpIndex(),
+                    observed.hypervFound(), observed.hypervFound() ? observed.wrmsrFaulted() : null,
+                    report.bootId(), observed.cpuIndex());
+        }));
     }
 
     /** The probe's counters as read from guest memory, for every vCPU of a boot at once. */

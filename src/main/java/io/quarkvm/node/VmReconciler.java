@@ -76,6 +76,7 @@ public class VmReconciler {
     private Thread controller;
     private ScheduledExecutorService timers;
     private ExecutorService observationWriter;
+    private ReportWriter reports;
 
     private final Timer startLatency;
     private final Counter crashes;
@@ -101,6 +102,7 @@ public class VmReconciler {
         boots.endBootsLeftOpen(node.name(), "the service on node " + node.name() + " stopped without stopping it");
         running = true;
         observationWriter = Executors.newSingleThreadExecutor(r -> new Thread(r, "guest-observations"));
+        reports = new ReportWriter(boots);
         controller = new Thread(this::controlLoop, "vm-reconciler");
         controller.start();
         notifications.onVmChanged(this::enqueue);
@@ -124,6 +126,7 @@ public class VmReconciler {
             stopLocal(vm, "node " + node.name() + " shut down");
             setPhase(vm.id, VmPhase.STOPPED, "stopped because node " + node.name() + " shut down", false);
         }
+        reports.close();
         observationWriter.shutdown();
         observationWriter.awaitTermination(10, TimeUnit.SECONDS);
     }
@@ -227,7 +230,7 @@ public class VmReconciler {
     }
 
     private LocalVm startLocal(VmEntity vm) {
-        PlacementDecision decision = VpIndexProviders.place(node.capabilities(), node.provider(), vm.vpIndexPolicy,
+        PlacementDecision decision = VpIndexProviders.place(node.capabilities(), node.provider(), vm.vpIndexPolicy(),
                 vm.topology(), vm.hypervVpIndex);
         if (decision instanceof PlacementDecision.Refused refused) {
             recordFailedStart(vm.id, "cannot run here: " + refused.reason());
@@ -239,7 +242,7 @@ public class VmReconciler {
         LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
         VmSpec spec = new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
                 program(GuestKind.resolve(vm.guestKind)))
-                .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy);
+                .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
         try {
             started.machine = VirtualMachine.start(node.hypervisor().orElseThrow(), spec, listenerFor(started));
         } catch (RuntimeException e) {
@@ -283,11 +286,12 @@ public class VmReconciler {
         return new VmListener() {
             @Override
             public void identityReported(GuestIdentity observed) {
-                writeObservation(() -> boots.recordReport(vm.bootId, observed));
-                if (vm.bootVcpuReported()) {
-                    startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
-                    enqueue(vm.id);
-                }
+                reports.submit(new BootRecorder.Report(vm.bootId, observed, Instant.now()), () -> {
+                    if (vm.bootVcpuReported()) {
+                        startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
+                        enqueue(vm.id);
+                    }
+                });
             }
 
             @Override

@@ -38,8 +38,9 @@ public class GuestVcpuObservationEntity extends PanacheEntityBase {
     @Column(name = "reported_at")
     public Instant reportedAt;
 
-    @Column(name = "observed_apic_id")
-    public Integer observedApicId;
+    /** CPUID 0x1 EBX[31:24]: the legacy 8-bit APIC ID. */
+    @Column(name = "observed_apic_id_leaf1")
+    public Integer observedApicIdLeaf1;
 
     @Column(name = "observed_x2apic_id")
     public Integer observedX2apicId;

@@ -39,10 +39,6 @@ public class VmEntity extends PanacheEntityBase {
     @Column(name = "machine_type")
     public String machineType;
 
-    @Enumerated(EnumType.STRING)
-    @Column(name = "vp_index_policy")
-    public VpIndexPolicy vpIndexPolicy;
-
     public int sockets;
     public int dies;
     public int cores;
@@ -103,8 +99,9 @@ public class VmEntity extends PanacheEntityBase {
         return new Topology(sockets, dies, cores, threads);
     }
 
-    public MachineType machineTypeValue() {
-        return MachineType.resolve(machineType);
+    /** Fixed by the machine type, which a VM keeps for life. */
+    public VpIndexPolicy vpIndexPolicy() {
+        return MachineType.resolve(machineType).vpIndexPolicy();
     }
 
     public List<PluggedVcpu> pluggedVcpus() {

@@ -24,7 +24,7 @@ public class GuestIdentityQuery {
                                Boolean vpIndexWriteRefused, long heartbeats, int violations) {
         static ObservedVcpu of(GuestVcpuObservationEntity row) {
             return new ObservedVcpu(row.cpuIndex, row.apicId, row.vpIndex, row.reportedAt, row.observedX2apicId,
-                    row.observedApicId, row.observedVpIndex, row.hypervLeavesFound, row.vpIndexWriteRefused,
+                    row.observedApicIdLeaf1, row.observedVpIndex, row.hypervLeavesFound, row.vpIndexWriteRefused,
                     row.heartbeats, row.violations);
         }
     }

@@ -66,7 +66,7 @@ public class VmLifecycleService {
 
     private void change(VmEntity vm, VmAction action) {
         if (action == VmAction.START) {
-            var placement = nodes.place(Optional.ofNullable(vm.node), vm.vpIndexPolicy, vm.topology(), vm.hypervVpIndex);
+            var placement = nodes.place(Optional.ofNullable(vm.node), vm.vpIndexPolicy(), vm.topology(), vm.hypervVpIndex);
             if (placement.node() == null) {
                 throw new ConflictException("VM " + vm.name + " cannot start: " + placement.refusal());
             }

@@ -55,7 +55,6 @@ public class VmService {
                 vm.id = UUID.randomUUID();
                 vm.name = spec.name();
                 vm.machineType = spec.machineType().typeName();
-                vm.vpIndexPolicy = spec.machineType().vpIndexPolicy();
                 vm.sockets = spec.topology().sockets();
                 vm.dies = spec.topology().dies();
                 vm.cores = spec.topology().cores();
@@ -67,7 +66,7 @@ public class VmService {
                 vm.phase = VmPhase.STOPPED;
                 vm.createdAt = Instant.now();
                 vm.updatedAt = vm.createdAt;
-                for (VcpuIdentity identity : VcpuPlugRules.bootIdentities(spec.topology(), vm.vpIndexPolicy, spec.vcpus())) {
+                for (VcpuIdentity identity : VcpuPlugRules.bootIdentities(spec.topology(), vm.vpIndexPolicy(), spec.vcpus())) {
                     vm.vcpus.add(VcpuEntity.firstPlugged(vm, identity));
                 }
                 vm.persistAndFlush();
@@ -123,7 +122,7 @@ public class VmService {
     public VmEntity plug(UUID id, Slot slot, ExpectedVersion expected) {
         return change(id, expected, vm -> {
             List<PluggedVcpu> known = vm.pluggedVcpus();
-            VcpuIdentity identity = VcpuPlugRules.identityToPlug(vm.topology(), vm.vpIndexPolicy, known, slot);
+            VcpuIdentity identity = VcpuPlugRules.identityToPlug(vm.topology(), vm.vpIndexPolicy(), known, slot);
             VcpuEntity vcpu = vm.vcpuWithApicId(identity.apicId()).orElseGet(() -> {
                 VcpuEntity first = VcpuEntity.firstPlugged(vm, identity);
                 vm.vcpus.add(first);
