@@ -19,8 +19,9 @@ import java.util.UUID;
 public class BootRecorder {
 
     /** Opens a new boot with a row per vCPU about to run; returns its id. */
+    /** Joins the caller's transaction when there is one (the reconciler records STARTING in the same one). */
     public long openBoot(UUID vmId, String node, VpIndexProvider provider, List<VcpuIdentity> vcpus) {
-        return QuarkusTransaction.requiringNew().call(() -> {
+        return QuarkusTransaction.joiningExisting().call(() -> {
             GuestBootEntity boot = new GuestBootEntity();
             boot.vmId = vmId;
             boot.boot = GuestBootEntity.nextBootNumber(vmId);

@@ -237,9 +237,13 @@ public class VmReconciler {
             return null;
         }
         VpIndexProvider provider = ((PlacementDecision.Accepted) decision).provider();
-        setPhase(vm.id, VmPhase.STARTING, null, false);
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
-        LocalVm started = new LocalVm(vm.id, boots.openBoot(vm.id, node.name(), provider, plugged), plugged.size());
+        long bootId = QuarkusTransaction.requiringNew().call(() -> {
+            applyPhase(vm.id, VmPhase.STARTING, null, false);
+            return boots.openBoot(vm.id, node.name(), provider, plugged);
+        });
+        phaseChanges.recorded();
+        LocalVm started = new LocalVm(vm.id, bootId, plugged.size());
         VmSpec spec = new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
                 program(GuestKind.resolve(vm.guestKind)))
                 .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
@@ -380,26 +384,29 @@ public class VmReconciler {
     }
 
     private void setPhase(UUID vmId, VmPhase phase, String lastError, boolean releaseNode) {
-        QuarkusTransaction.requiringNew().run(() -> {
-            VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
-            if (vm == null || vm.phase == phase && !releaseNode && lastError == null) {
-                return;
-            }
-            vm.phase = phase;
-            if (lastError != null) {
-                vm.lastError = lastError;
-            }
-            if (phase == VmPhase.RUNNING) {
-                vm.restartNotBefore = null;
-                vm.lastError = null;
-            }
-            if (releaseNode) {
-                vm.node = null;
-            }
-            VmEntity.flush();
-            notifications.announce(VmEvent.ofVm("phase", vm));
-        });
+        QuarkusTransaction.requiringNew().run(() -> applyPhase(vmId, phase, lastError, releaseNode));
         phaseChanges.recorded();
+    }
+
+    /** Records an observed phase within the caller's transaction. */
+    private void applyPhase(UUID vmId, VmPhase phase, String lastError, boolean releaseNode) {
+        VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
+        if (vm == null || vm.phase == phase && !releaseNode && lastError == null) {
+            return;
+        }
+        vm.phase = phase;
+        if (lastError != null) {
+            vm.lastError = lastError;
+        }
+        if (phase == VmPhase.RUNNING) {
+            vm.restartNotBefore = null;
+            vm.lastError = null;
+        }
+        if (releaseNode) {
+            vm.node = null;
+        }
+        VmEntity.flush();
+        notifications.announce(VmEvent.ofVm("phase", vm));
     }
 
     private void sweep() {
