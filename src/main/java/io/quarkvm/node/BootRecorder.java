@@ -48,9 +48,9 @@ public class BootRecorder {
     public record Report(long bootId, GuestIdentity observed, Instant at) {
     }
 
-    /** Reports that arrived together (a boot's vCPUs report within microseconds), in one transaction. */
+    /** Reports that arrived together (a boot's vCPUs report within microseconds), in the caller's transaction. */
     public void recordReports(List<Report> reports) {
-        QuarkusTransaction.requiringNew().run(() -> reports.forEach(report -> {
+        QuarkusTransaction.joiningExisting().run(() -> reports.forEach(report -> {
             GuestIdentity observed = report.observed();
             GuestVcpuObservationEntity.update(
                     "reportedAt = ?1, observedApicIdLeaf1 = ?2, observedX2apicId = ?3, observedVpIndex = ?4, "

@@ -65,24 +65,34 @@ public class NodeDirectory {
      */
     public Placement place(Optional<String> current, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex) {
         List<String> reasons = new ArrayList<>();
-        List<NodeEntity> candidates = new ArrayList<>();
-        current.flatMap(name -> Optional.ofNullable(NodeEntity.<NodeEntity>findById(name))).filter(this::isLive)
-                .ifPresent(candidates::add);
-        if (candidates.isEmpty()) {
-            NodeEntity self = NodeEntity.findById(local.name());
-            if (self != null) {
-                candidates.add(self);
-            }
-            all().stream().filter(n -> !n.name.equals(local.name())).filter(this::isLive).forEach(candidates::add);
+        Optional<NodeEntity> placed = current.map(name -> NodeEntity.<NodeEntity>findById(name)).filter(this::isLive);
+        if (placed.isPresent()) {
+            return accepts(placed.get(), policy, topology, hypervVpIndex, reasons)
+                    ? new Placement(placed.get().name, null) : refused(reasons);
         }
-        for (NodeEntity node : candidates) {
-            PlacementDecision decision = decide(node, policy, topology, hypervVpIndex);
-            if (decision instanceof PlacementDecision.Accepted accepted) {
-                return new Placement(node.name, accepted.provider(), null);
-            }
-            reasons.add(((PlacementDecision.Refused) decision).reason());
+        NodeEntity self = NodeEntity.findById(local.name()); // the common case, a single node, costs one lookup
+        if (self != null && accepts(self, policy, topology, hypervVpIndex, reasons)) {
+            return new Placement(self.name, null);
         }
-        return new Placement(null, null, reasons.isEmpty() ? "no live node is registered" : String.join("; ", reasons));
+        for (NodeEntity other : all()) {
+            if (!other.name.equals(local.name()) && isLive(other) && accepts(other, policy, topology, hypervVpIndex, reasons)) {
+                return new Placement(other.name, null);
+            }
+        }
+        return refused(reasons);
+    }
+
+    private boolean accepts(NodeEntity node, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex,
+                            List<String> reasons) {
+        if (decide(node, policy, topology, hypervVpIndex) instanceof PlacementDecision.Refused refused) {
+            reasons.add(refused.reason());
+            return false;
+        }
+        return true;
+    }
+
+    private static Placement refused(List<String> reasons) {
+        return new Placement(null, reasons.isEmpty() ? "no live node is registered" : String.join("; ", reasons));
     }
 
     private PlacementDecision decide(NodeEntity node, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex) {
@@ -99,6 +109,6 @@ public class NodeDirectory {
     }
 
     /** Where a VM goes, or why it can go nowhere ({@code node} null). */
-    public record Placement(String node, VpIndexProvider provider, String refusal) {
+    public record Placement(String node, String refusal) {
     }
 }

@@ -3,13 +3,10 @@ package io.quarkvm.node;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.time.Duration;
-import java.util.UUID;
-import java.util.function.BiConsumer;
 
 /**
- * The in-process shortcut between the API and this node's reconciler: a request for a VM placed here wakes the
- * reconciler at once (NOTIFY wakes the others), and a waiting request learns of every phase this node records.
- * Waiters still re-read the database, and poll it, since a VM's phase may be written by another node.
+ * Lets a request waiting for a VM's phase learn at once of every phase this node records. Waiters still re-read
+ * the database, and poll it, since a VM's phase may be written by another node.
  */
 @ApplicationScoped
 public class PhaseChanges {
@@ -19,16 +16,6 @@ public class PhaseChanges {
 
     private final Object monitor = new Object();
     private long changes;
-    private volatile BiConsumer<UUID, String> reconcilerWakeUp = (vm, node) -> { };
-
-    void connectReconciler(BiConsumer<UUID, String> wakeUp) {
-        this.reconcilerWakeUp = wakeUp;
-    }
-
-    public void wakeReconciler(UUID vmId, String node) {
-        reconcilerWakeUp.accept(vmId, node);
-    }
-
     public void recorded() {
         synchronized (monitor) {
             changes++;

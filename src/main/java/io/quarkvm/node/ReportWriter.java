@@ -1,5 +1,6 @@
 package io.quarkvm.node;
 
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.node.BootRecorder.Report;
 import org.jboss.logging.Logger;
 
@@ -9,31 +10,42 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Persists guest reports off the vCPU threads, batching those that arrive together into one transaction, and only
- * then tells the reconciler: a VM is RUNNING once what its guest saw is in the database, never before.
+ * Persists guest reports off the vCPU threads, batching those that arrive together into one transaction. The
+ * report that completes a boot is committed in the same transaction as what the reconciler records for it (the
+ * VM is RUNNING), so a VM is RUNNING once what its guest saw is in the database, never before.
  */
 final class ReportWriter {
 
     private static final Logger LOG = Logger.getLogger(ReportWriter.class);
 
-    /** A report and what to do once it is committed. */
-    record Pending(Report report, Runnable afterCommit) {
+    /** What the reconciler does when a boot's last vCPU has reported. */
+    interface BootUp {
+        /** Within the transaction that records the report. */
+        void recordUp(LocalVm vm);
+
+        /** Once that transaction has committed (or failed: then the reconciler's own check takes over). */
+        void afterUp(LocalVm vm);
+    }
+
+    private record Pending(Report report, LocalVm vm) {
     }
 
     private final BootRecorder boots;
+    private final BootUp bootUp;
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
     private volatile boolean writing = true;
 
-    ReportWriter(BootRecorder boots) {
+    ReportWriter(BootRecorder boots, BootUp bootUp) {
         this.boots = boots;
+        this.bootUp = bootUp;
         this.writer = new Thread(this::writeLoop, "guest-reports");
         this.writer.setDaemon(true);
         this.writer.start();
     }
 
-    void submit(Report report, Runnable afterCommit) {
-        queue.add(new Pending(report, afterCommit));
+    void submit(Report report, LocalVm vm) {
+        queue.add(new Pending(report, vm));
     }
 
     /** Writes what is queued, then ends. */
@@ -55,12 +67,22 @@ final class ReportWriter {
                 return;
             }
             queue.drainTo(batch);
+            List<LocalVm> up = new ArrayList<>();
             try {
-                boots.recordReports(batch.stream().map(Pending::report).toList());
+                QuarkusTransaction.requiringNew().run(() -> {
+                    up.clear();
+                    boots.recordReports(batch.stream().map(Pending::report).toList());
+                    for (Pending pending : batch) {
+                        if (pending.vm().bootVcpuReported()) {
+                            up.add(pending.vm());
+                            bootUp.recordUp(pending.vm());
+                        }
+                    }
+                });
             } catch (RuntimeException e) {
                 LOG.warnf("could not record %d guest reports: %s", batch.size(), e.getMessage());
             }
-            batch.forEach(pending -> pending.afterCommit().run());
+            up.forEach(bootUp::afterUp);
         }
     }
 }

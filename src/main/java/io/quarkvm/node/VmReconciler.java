@@ -102,7 +102,19 @@ public class VmReconciler {
         boots.endBootsLeftOpen(node.name(), "the service on node " + node.name() + " stopped without stopping it");
         running = true;
         observationWriter = Executors.newSingleThreadExecutor(r -> new Thread(r, "guest-observations"));
-        reports = new ReportWriter(boots);
+        reports = new ReportWriter(boots, new ReportWriter.BootUp() {
+            @Override
+            public void recordUp(LocalVm vm) {
+                recordRunningIfStarting(vm);
+            }
+
+            @Override
+            public void afterUp(LocalVm vm) {
+                startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
+                phaseChanges.recorded();
+                enqueue(vm.id);
+            }
+        });
         controller = new Thread(this::controlLoop, "vm-reconciler");
         controller.start();
         notifications.onVmChanged(this::enqueue);
@@ -110,7 +122,6 @@ public class VmReconciler {
         long sweep = config.node().sweepInterval().toMillis();
         timers.scheduleWithFixedDelay(this::sweep, 0, sweep, TimeUnit.MILLISECONDS);
         timers.scheduleWithFixedDelay(this::flushCounters, COUNTER_FLUSH_MILLIS, COUNTER_FLUSH_MILLIS, TimeUnit.MILLISECONDS);
-        phaseChanges.connectReconciler((vmId, vmNode) -> enqueue(vmId));
     }
 
     /** A graceful stop stops every local VM cleanly and records it; what was desired stays, for the next start. */
@@ -137,11 +148,6 @@ public class VmReconciler {
         }
     }
 
-    /** The VMs running on this node now, for reading their guests' live state. */
-    public java.util.Optional<VirtualMachine> machine(UUID vmId) {
-        return java.util.Optional.ofNullable(local.get(vmId)).map(vm -> vm.machine);
-    }
-
     private void controlLoop() {
         while (running) {
             UUID vmId;
@@ -158,6 +164,7 @@ public class VmReconciler {
                 reconcile(vmId);
             } catch (RuntimeException e) {
                 LOG.errorf(e, "reconciling VM %s failed; the sweep will try again", vmId);
+                recordError(vmId, "node " + node.name() + " could not bring the VM to its desired state: " + e.getMessage());
             }
         }
     }
@@ -221,6 +228,18 @@ public class VmReconciler {
         }
         if (vm.phase != observed) {
             setPhase(vmId, observed, null, false);
+        }
+    }
+
+    /**
+     * The boot's last report is being committed: a VM that is meant to run and was STARTING is RUNNING in the same
+     * transaction. Anything else (a pause asked meanwhile, a crash) is left to the reconcile this then triggers.
+     */
+    private void recordRunningIfStarting(LocalVm vm) {
+        VmEntity row = VmEntity.findById(vm.id, LockModeType.PESSIMISTIC_WRITE);
+        if (row != null && row.desiredState == DesiredState.RUNNING && row.phase == VmPhase.STARTING
+                && vm.machine != null && vm.machine.state() == VirtualMachine.State.RUNNING) {
+            applyPhase(vm.id, VmPhase.RUNNING, null, false);
         }
     }
 
@@ -290,12 +309,7 @@ public class VmReconciler {
         return new VmListener() {
             @Override
             public void identityReported(GuestIdentity observed) {
-                reports.submit(new BootRecorder.Report(vm.bootId, observed, Instant.now()), () -> {
-                    if (vm.bootVcpuReported()) {
-                        startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
-                        enqueue(vm.id);
-                    }
-                });
+                reports.submit(new BootRecorder.Report(vm.bootId, observed, Instant.now()), vm);
             }
 
             @Override
@@ -386,6 +400,22 @@ public class VmReconciler {
     private void setPhase(UUID vmId, VmPhase phase, String lastError, boolean releaseNode) {
         QuarkusTransaction.requiringNew().run(() -> applyPhase(vmId, phase, lastError, releaseNode));
         phaseChanges.recorded();
+    }
+
+    /** A failure the VM's record must show (a hot-plug the VMM refused, say), without changing its phase. */
+    private void recordError(UUID vmId, String error) {
+        try {
+            QuarkusTransaction.requiringNew().run(() -> {
+                VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
+                if (vm != null && !error.equals(vm.lastError)) {
+                    vm.lastError = error;
+                    VmEntity.flush();
+                    notifications.announce(VmEvent.ofVm("phase", vm));
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warnf("could not record the error of VM %s: %s", vmId, e.getMessage());
+        }
     }
 
     /** Records an observed phase within the caller's transaction. */

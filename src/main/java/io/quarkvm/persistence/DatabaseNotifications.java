@@ -21,16 +21,18 @@ import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
- * PostgreSQL LISTEN/NOTIFY between the nodes: a change to a VM's desired state wakes its node's reconciler, and
- * every committed VM event reaches every node's event streams. Announcements are made inside the transaction of
- * the change, so PostgreSQL delivers them only when (and if) it commits.
+ * PostgreSQL LISTEN/NOTIFY between the nodes: every committed VM event reaches every node's event streams, and an
+ * event that asks something of a VM's node (a desired state, a vCPU plugged or unplugged, a deletion) wakes the
+ * reconcilers. Announcements are made inside the transaction of the change, so PostgreSQL delivers them only when
+ * (and if) it commits.
  */
 @ApplicationScoped
 public class DatabaseNotifications {
 
     private static final Logger LOG = Logger.getLogger(DatabaseNotifications.class);
-    private static final String VM_CHANNEL = "quarkvm_vm";
     private static final String EVENT_CHANNEL = "quarkvm_event";
+    /** Events a node records itself, about what it observed: nothing for a reconciler to act on. */
+    private static final String OBSERVATION = "phase";
 
     private final AgroalDataSource dataSource;
     private final ObjectMapper json;
@@ -69,11 +71,6 @@ public class DatabaseNotifications {
         return events;
     }
 
-    /** Within the caller's transaction: wake the VM's node once it commits. */
-    public void announceVmChanged(UUID vmId) {
-        notify(VM_CHANNEL, vmId.toString());
-    }
-
     /** Within the caller's transaction: publish the event once it commits. */
     public void announce(VmEvent event) {
         try {
@@ -91,7 +88,6 @@ public class DatabaseNotifications {
     private void listenLoop() {
         while (listening) {
             try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
-                statement.execute("LISTEN " + VM_CHANNEL);
                 statement.execute("LISTEN " + EVENT_CHANNEL);
                 PGConnection postgres = connection.unwrap(PGConnection.class);
                 while (listening) {
@@ -117,11 +113,11 @@ public class DatabaseNotifications {
 
     private void dispatch(PGNotification notification) {
         try {
-            if (VM_CHANNEL.equals(notification.getName())) {
-                vmChanged.accept(UUID.fromString(notification.getParameter()));
-            } else {
-                events.onNext(json.readValue(notification.getParameter(), VmEvent.class));
+            VmEvent event = json.readValue(notification.getParameter(), VmEvent.class);
+            if (!OBSERVATION.equals(event.type())) {
+                vmChanged.accept(event.vmId());
             }
+            events.onNext(event);
         } catch (RuntimeException | JsonProcessingException e) {
             LOG.warnf("ignored notification %s: %s (%s)", notification.getName(), notification.getParameter(), e.getMessage());
         }

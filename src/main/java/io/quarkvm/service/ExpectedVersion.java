@@ -16,8 +16,4 @@ public record ExpectedVersion(OptionalLong version) {
             throw new StaleVersionException(version.getAsLong(), current);
         }
     }
-
-    public boolean isAny() {
-        return version.isEmpty();
-    }
 }

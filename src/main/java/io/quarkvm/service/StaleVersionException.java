@@ -6,8 +6,4 @@ public class StaleVersionException extends RuntimeException {
     public StaleVersionException(long expected, long current) {
         super("If-Match names version " + expected + " but the VM is at version " + current);
     }
-
-    public StaleVersionException(long expected) {
-        super("If-Match names version " + expected + " but the VM was changed concurrently");
-    }
 }

@@ -51,13 +51,11 @@ public class VmLifecycleService {
                 change(locked, action);
                 locked.updatedAt = Instant.now();
                 VmEntity.flush();
-                notifications.announceVmChanged(locked.id);
                 notifications.announce(VmEvent.ofVm("desired", locked));
             }
             Hibernate.initialize(locked.vcpus);
             return locked;
         });
-        phaseChanges.wakeReconciler(vm.id, vm.node);
         if (isSettled(vm) || wait.isZero()) {
             return new LifecycleOutcome(vm, isSettled(vm));
         }

@@ -12,7 +12,6 @@ import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VcpuPlugRules;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VmSpecification;
-import io.quarkvm.node.PhaseChanges;
 import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.VcpuEntity;
 import io.quarkvm.persistence.VmEvent;
@@ -37,11 +36,9 @@ import java.util.function.Function;
 @ApplicationScoped
 public class VmService {
 
-    private final PhaseChanges phaseChanges;
     private final DatabaseNotifications notifications;
 
-    VmService(PhaseChanges phaseChanges, DatabaseNotifications notifications) {
-        this.phaseChanges = phaseChanges;
+    VmService(DatabaseNotifications notifications) {
         this.notifications = notifications;
     }
 
@@ -159,13 +156,11 @@ public class VmService {
             if (event.isPresent()) {
                 vm.updatedAt = Instant.now();
                 VmEntity.flush();
-                notifications.announceVmChanged(vm.id);
                 notifications.announce(event.get().withVersion(vm.version));
             }
             Hibernate.initialize(vm.vcpus);
             return vm;
         });
-        phaseChanges.wakeReconciler(changed.id, changed.node);
         return changed;
     }
 

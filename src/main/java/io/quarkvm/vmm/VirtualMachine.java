@@ -417,11 +417,6 @@ public final class VirtualMachine implements AutoCloseable {
         return runner.counters();
     }
 
-    /** Bytes of guest RAM (mapped lazily: untouched pages cost nothing). */
-    public long memoryBytes() {
-        return memory.size();
-    }
-
     // ---- for the vCPU threads ------------------------------------------------------------------------------
 
     HypervisorVm vmFd() {
