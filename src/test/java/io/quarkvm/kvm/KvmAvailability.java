@@ -11,6 +11,16 @@ public final class KvmAvailability {
     private KvmAvailability() {
     }
 
+    private static Kvm shared;
+
+    /** One /dev/kvm handle for every test class of this JVM that needs no handle of its own (closed at exit). */
+    public static synchronized Kvm sharedOrSkip() {
+        if (shared == null) {
+            shared = openOrSkip();
+        }
+        return shared;
+    }
+
     public static Kvm openOrSkip() {
         assumeTrue(Files.exists(Path.of(Kvm.DEVICE)), Kvm.DEVICE + " missing: this machine has no KVM");
         try {

@@ -16,7 +16,6 @@ import io.quarkvm.kvm.KvmAvailability;
 import io.quarkvm.kvm.KvmCapability;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -28,15 +27,9 @@ class VirtualMachineIdentityChecksTest {
 
     @BeforeAll
     static void openKvm() {
-        kvm = KvmAvailability.openOrSkip();
+        kvm = KvmAvailability.sharedOrSkip();
     }
 
-    @AfterAll
-    static void closeKvm() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
 
     @Test
     void specsWithInconsistentIdentitiesAreRefused() {

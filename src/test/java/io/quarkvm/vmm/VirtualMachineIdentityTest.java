@@ -12,7 +12,6 @@ import io.quarkvm.kvm.Kvm;
 import io.quarkvm.kvm.KvmAvailability;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -26,15 +25,9 @@ class VirtualMachineIdentityTest {
 
     @BeforeAll
     static void openKvm() {
-        kvm = KvmAvailability.openOrSkip();
+        kvm = KvmAvailability.sharedOrSkip();
     }
 
-    @AfterAll
-    static void closeKvm() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
 
     static List<VcpuIdentity> boot(Topology topology, VpIndexPolicy policy, int count) {
         List<VcpuIdentity> identities = new ArrayList<>();

@@ -12,7 +12,6 @@ import io.quarkvm.kvm.Kvm;
 import io.quarkvm.kvm.KvmAvailability;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -24,15 +23,9 @@ class VirtualMachineLifecycleTest {
 
     @BeforeAll
     static void openKvm() {
-        kvm = KvmAvailability.openOrSkip();
+        kvm = KvmAvailability.sharedOrSkip();
     }
 
-    @AfterAll
-    static void closeKvm() {
-        if (kvm != null) {
-            kvm.close();
-        }
-    }
 
     private static VmSpec probeSpec(Topology topology, int vcpus) {
         return VmSpec.probe(8, topology, VirtualMachineIdentityTest.boot(topology, VpIndexPolicy.SLOT_INDEX, vcpus),
