@@ -3,8 +3,6 @@ package io.quarkvm.api;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.node.NodeDirectory;
-import io.quarkvm.persistence.NodeEntity;
-import io.quarkvm.persistence.VmEntity;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -13,6 +11,7 @@ import jakarta.ws.rs.core.MediaType;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 @Path("/api/v1/nodes")
 @Produces(MediaType.APPLICATION_JSON)
@@ -30,11 +29,11 @@ public class NodeResource {
 
     @GET
     public NodesView list() {
-        return QuarkusTransaction.requiringNew().call(() -> new NodesView(nodes.all().stream().map(this::view).toList()));
-    }
-
-    private NodeView view(NodeEntity node) {
-        return new NodeView(node.name, node.url, node.provider, nodes.capabilities(node), node.canRunVms, node.reason,
-                node.lastHeartbeat, nodes.isLive(node), VmEntity.count("node", node.name));
+        return QuarkusTransaction.requiringNew().call(() -> {
+            Map<String, Long> vmCounts = nodes.vmCounts();
+            return new NodesView(nodes.all().stream().map(node -> new NodeView(node.name, node.url, node.provider,
+                    nodes.capabilities(node), node.canRunVms, node.reason, node.lastHeartbeat, nodes.isLive(node),
+                    vmCounts.getOrDefault(node.name, 0L))).toList());
+        });
     }
 }

@@ -10,6 +10,7 @@ import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.persistence.NodeEntity;
+import io.quarkvm.persistence.VmEntity;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.time.Duration;
@@ -17,7 +18,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /** The registered nodes as the database knows them, and where a VM may be placed. Call within a transaction. */
 @ApplicationScoped
@@ -38,6 +41,14 @@ public class NodeDirectory {
 
     public List<NodeEntity> all() {
         return NodeEntity.listAll(io.quarkus.panache.common.Sort.by("name"));
+    }
+
+    /** How many VMs each node holds now, in one query. */
+    public Map<String, Long> vmCounts() {
+        List<Object[]> rows = VmEntity.getEntityManager()
+                .createQuery("select vm.node, count(vm) from VmEntity vm where vm.node is not null group by vm.node", Object[].class)
+                .getResultList();
+        return rows.stream().collect(Collectors.toMap(row -> (String) row[0], row -> (Long) row[1]));
     }
 
     public boolean isLive(String name) {

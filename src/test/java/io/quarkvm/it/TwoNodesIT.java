@@ -43,6 +43,9 @@ class TwoNodesIT {
                 api(beta).post("/api/v1/vms/" + id + "/start?wait=20").then().statusCode(200).body("node", equalTo("beta"));
                 assertThat(runningVms(beta)).isEqualTo(1.0);
                 assertThat(runningVms(alpha)).as("the other node never runs it").isEqualTo(0.0);
+                api(alpha).get("/api/v1/nodes").then()
+                        .body("items.find { it.name == 'beta' }.vmCount", equalTo(1))
+                        .body("items.find { it.name == 'alpha' }.vmCount", equalTo(0));
 
                 api(alpha).post("/api/v1/vms/" + id + "/pause?wait=20").then().statusCode(200).body("phase", equalTo("PAUSED"));
                 api(alpha).post("/api/v1/vms/" + id + "/stop?wait=20").then().statusCode(200).body("phase", equalTo("STOPPED"));
