@@ -51,6 +51,11 @@ final class VcpuRunner {
      * in-kernel irqchip, so KVM_RUN returns KVM_EXIT_HLT). Any request (pause, park, stop) ends the wait at once.
      */
     static final long HALT_TICK_MILLIS = 10;
+    /**
+     * At most this many tick wake-ups per second for a whole VM: a VM with many vCPUs ticks each of them more
+     * slowly, so that an idle 1024-vCPU VM does not keep the host busy waking threads (as a tickless OS would).
+     */
+    static final long VM_WAKEUPS_PER_SECOND = 2000;
     /** What an IN from a port no device answers reads: all ones, like an empty bus. */
     private static final long FLOATING_BUS = -1L;
 
@@ -501,11 +506,11 @@ final class VcpuRunner {
     }
 
     /**
-     * The guest halted: nothing but a timer could wake it, so wait one {@link #HALT_TICK_MILLIS} tick, or less if
+     * The guest halted: nothing but a timer could wake it, so wait one tick of its VM, or less if
      * another request arrives (which the caller's next {@code awaitRunnable} then honours), without spinning.
      */
     private void waitOneTick() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HALT_TICK_MILLIS);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(vm.haltTickMillis());
         synchronized (monitor) {
             for (long left = deadline - System.nanoTime(); request == Request.RUN && left > 0;
                  left = deadline - System.nanoTime()) {

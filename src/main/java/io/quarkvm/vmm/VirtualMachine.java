@@ -203,6 +203,16 @@ public final class VirtualMachine implements AutoCloseable {
         return spec;
     }
 
+    /**
+     * How long a halted vCPU of this VM waits before it re-enters the guest: {@link VcpuRunner#HALT_TICK_MILLIS}, or
+     * longer for a VM whose slots, all ticking, would wake more than {@link VcpuRunner#VM_WAKEUPS_PER_SECOND} times
+     * a second.
+     */
+    long haltTickMillis() {
+        long slots = spec.topology().maxVcpus();
+        return Math.max(VcpuRunner.HALT_TICK_MILLIS, slots * 1000 / VcpuRunner.VM_WAKEUPS_PER_SECOND);
+    }
+
     /** CRASHED from the moment a vCPU crashed, whatever pause, resume or stop wrote after it. */
     public State state() {
         return crashReason.get() != null ? State.CRASHED : state;
