@@ -70,6 +70,21 @@ class VmLifecycleKvmTest {
         stop(id);
     }
 
+    /** 256 vCPUs on this 2-core host: every guest vCPU reads its own identity, and pause and stop still work. */
+    @Test
+    void aLargeVmRunsWithEveryIdentityRight() {
+        String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kvm-large"), "quarkvm-3.0", 4, 2, 16, 2, null));
+        given().post("/api/v1/vms/" + id + "/start?wait=60").then().statusCode(200).body("phase", equalTo("RUNNING"));
+        List<Map<String, Object>> vcpus = awaitAllReported(id, 256);
+        assertThat(vcpus).allSatisfy(v -> {
+            assertThat(v.get("observedVpIndex")).isEqualTo(v.get("vpIndex"));
+            assertThat(v.get("observedApicId")).isEqualTo(v.get("apicId"));
+        });
+        assertThat(vcpus).extracting(v -> v.get("observedVpIndex")).doesNotHaveDuplicates();
+        given().post("/api/v1/vms/" + id + "/pause?wait=30").then().statusCode(200).body("phase", equalTo("PAUSED"));
+        stop(id);
+    }
+
     @Test
     void legacyPolicyWithDiesGuestsReadTheirCpuIndex() {
         String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kvm-legacy"), "quarkvm-1.0", 1, 2, 3, 1, 2));
