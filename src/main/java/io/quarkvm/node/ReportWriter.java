@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 final class ReportWriter {
 
     private static final Logger LOG = Logger.getLogger(ReportWriter.class);
+    private static final long LINGER_MICROS = 1500;
 
     /** What the reconciler does when a boot's last vCPU has reported. */
     interface BootUp {
@@ -54,6 +55,18 @@ final class ReportWriter {
         writer.join(TimeUnit.SECONDS.toMillis(10));
     }
 
+    /**
+     * A boot's vCPUs report within a millisecond or so of each other: waiting that long for the next report makes
+     * one transaction of them, instead of one per report, each a round trip to the database.
+     */
+    private void lingerForMore(List<Pending> batch) throws InterruptedException {
+        for (Pending next = queue.poll(LINGER_MICROS, TimeUnit.MICROSECONDS); next != null;
+             next = queue.poll(LINGER_MICROS, TimeUnit.MICROSECONDS)) {
+            batch.add(next);
+            queue.drainTo(batch);
+        }
+    }
+
     private void writeLoop() {
         while (writing || !queue.isEmpty()) {
             List<Pending> batch = new ArrayList<>();
@@ -66,7 +79,11 @@ final class ReportWriter {
             } catch (InterruptedException e) {
                 return;
             }
-            queue.drainTo(batch);
+            try {
+                lingerForMore(batch);
+            } catch (InterruptedException e) {
+                return;
+            }
             List<LocalVm> up = new ArrayList<>();
             try {
                 QuarkusTransaction.requiringNew().run(() -> {

@@ -222,7 +222,12 @@ public class VmReconciler {
             // reports has had its chance), the VM is still STARTING; the last report wakes this loop again.
             long waitedMillis = Duration.ofNanos(System.nanoTime() - here.startedNanos).toMillis();
             if (waitedMillis < BOOT_REPORT_WAIT.toMillis()) {
-                timers.schedule(() -> enqueue(vmId), BOOT_REPORT_WAIT.toMillis() - waitedMillis, TimeUnit.MILLISECONDS);
+                LocalVm booting = here;
+                timers.schedule(() -> {
+                    if (local.get(vmId) == booting && !booting.isUp()) {
+                        enqueue(vmId); // a guest that never reports: RUNNING all the same once it had its chance
+                    }
+                }, BOOT_REPORT_WAIT.toMillis() - waitedMillis, TimeUnit.MILLISECONDS);
                 return;
             }
         }
