@@ -53,7 +53,9 @@ public class VmLifecycleService {
                 VmEntity.flush();
                 notifications.announce(VmEvent.ofVm("desired", locked));
             }
-            Hibernate.initialize(locked.vcpus);
+            if (isSettled(locked) || wait.isZero()) {
+                Hibernate.initialize(locked.vcpus); // answered from this read; a waiting request reads again
+            }
             return locked;
         });
         if (isSettled(vm) || wait.isZero()) {
