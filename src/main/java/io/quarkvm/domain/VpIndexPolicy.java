@@ -1,5 +1,7 @@
 package io.quarkvm.domain;
 
+import java.util.Optional;
+
 /** Which number a vCPU's Hyper-V VP index is; chosen by the machine type and fixed for the VM's life. */
 public enum VpIndexPolicy {
     /** Creation order: what kernels without a settable VP index answer implicitly. */
@@ -14,6 +16,19 @@ public enum VpIndexPolicy {
             case CPU_INDEX -> cpuIndex;
             case APIC_ID -> topology.apicIdOf(slot);
             case SLOT_INDEX -> topology.slotIndexOf(slot);
+        };
+    }
+
+    /**
+     * The slot this policy gives {@code vpIndex}, where the VP index does not depend on creation order (so a slot
+     * that has never been plugged can be named by it); empty for CPU_INDEX and for a VP index no slot has.
+     */
+    public Optional<Slot> slotWithVpIndex(Topology topology, int vpIndex) {
+        return switch (this) {
+            case SLOT_INDEX -> vpIndex >= 0 && vpIndex < topology.maxVcpus()
+                    ? Optional.of(topology.slotAt(vpIndex)) : Optional.empty();
+            case APIC_ID -> topology.slotOfApicId(vpIndex);
+            case CPU_INDEX -> Optional.empty();
         };
     }
 

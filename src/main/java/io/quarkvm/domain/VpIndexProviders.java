@@ -56,7 +56,7 @@ public final class VpIndexProviders {
                     : new PlacementDecision.Refused("VP index " + largestVpIndex + " is not below this node's "
                     + "KVM_CAP_MAX_VCPUS (" + capabilities.maxVcpus() + "), the bound KVM_SET_MSRS enforces");
             case USERSPACE_MSR -> new PlacementDecision.Accepted(provider);
-            case KERNEL_IMPLICIT -> policy == VpIndexPolicy.APIC_ID && !topology.hasDenseApicIds()
+            case KERNEL_IMPLICIT -> !creationOrderCanGive(policy, topology)
                     ? new PlacementDecision.Refused("this node's kernel answers the VP index with the creation order "
                     + "(KVM_CAP_HYPERV without KVM_CAP_HYPERV_VP_INDEX), which cannot give the sparse APIC IDs of "
                     + topology.sockets() + "×" + topology.dies() + "×" + topology.cores() + "×" + topology.threads()
@@ -67,6 +67,14 @@ public final class VpIndexProviders {
                     + missingCapability(VpIndexProvider.USERSPACE_MSR) + " and "
                     + missingCapability(VpIndexProvider.KERNEL_IMPLICIT));
         };
+    }
+
+    /**
+     * Whether a kernel that answers the VP index with the vCPU creation order (KERNEL_IMPLICIT) can give every VP
+     * index of this policy: not for sparse APIC IDs, whose holes no vCPU could be created for.
+     */
+    public static boolean creationOrderCanGive(VpIndexPolicy policy, Topology topology) {
+        return policy != VpIndexPolicy.APIC_ID || topology.hasDenseApicIds();
     }
 
     private static String missingCapability(VpIndexProvider provider) {

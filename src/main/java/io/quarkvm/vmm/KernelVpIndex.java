@@ -2,7 +2,7 @@ package io.quarkvm.vmm;
 
 import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.VcpuIdentity;
-import io.quarkvm.domain.VpIndexPolicy;
+import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.HypervisorVcpu;
@@ -67,7 +67,7 @@ final class KernelVpIndex {
 
     /** Refuses at once what can never work under KERNEL_IMPLICIT, whatever is plugged later. */
     static void requireImplicitPossible(VmSpec spec) {
-        if (spec.vpIndexPolicy().orElse(null) == VpIndexPolicy.APIC_ID && !spec.topology().hasDenseApicIds()) {
+        if (spec.vpIndexPolicy().filter(policy -> !VpIndexProviders.creationOrderCanGive(policy, spec.topology())).isPresent()) {
             throw new IllegalArgumentException("this node's kernel answers the VP index with the vCPU creation order "
                     + "(KVM_CAP_HYPERV without KVM_CAP_HYPERV_VP_INDEX), which cannot give the sparse APIC IDs of "
                     + describe(spec) + " as VP indexes (policy APIC_ID): no vCPU can be created for the VP indexes "
@@ -86,7 +86,7 @@ final class KernelVpIndex {
         if (known.isPresent()) {
             return known.get();
         }
-        Optional<Slot> slot = spec.slotDerivedFor(vpIndex);
+        Optional<Slot> slot = spec.vpIndexPolicy().flatMap(policy -> policy.slotWithVpIndex(spec.topology(), vpIndex));
         if (slot.isEmpty()) {
             throw new IllegalArgumentException("this node's kernel answers the VP index with the vCPU creation order "
                     + "(KVM_CAP_HYPERV without KVM_CAP_HYPERV_VP_INDEX), so VP index " + vpIndex + " needs a vCPU "

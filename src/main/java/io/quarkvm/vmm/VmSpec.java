@@ -1,6 +1,5 @@
 package io.quarkvm.vmm;
 
-import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexPolicy;
@@ -84,21 +83,6 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
         if (vcpu.vpIndex() < 0) {
             throw new IllegalArgumentException("negative VP index: " + vcpu);
         }
-    }
-
-    /**
-     * The slot whose VP index is {@code vpIndex} by the policy, for a slot that has no identity yet: only where the
-     * policy does not depend on creation order and maps the VP index back to a slot.
-     */
-    Optional<Slot> slotDerivedFor(int vpIndex) {
-        if (vpIndexPolicy.isEmpty()) {
-            return Optional.empty();
-        }
-        return switch (vpIndexPolicy.get()) {
-            case SLOT_INDEX -> vpIndex < topology.maxVcpus() ? Optional.of(topology.slotAt(vpIndex)) : Optional.empty();
-            case APIC_ID -> topology.slotOfApicId(vpIndex);
-            case CPU_INDEX -> Optional.empty();
-        };
     }
 
     /**

@@ -22,8 +22,22 @@ class VpIndexPolicyTest {
         for (Slot slot : topology.slots()) {
             assertThat(VpIndexPolicy.APIC_ID.vpIndexOf(topology, slot, 0)).isEqualTo(VpIndexPolicy.APIC_ID.vpIndexOf(topology, slot, 99));
             assertThat(VpIndexPolicy.SLOT_INDEX.vpIndexOf(topology, slot, 0)).isEqualTo(VpIndexPolicy.SLOT_INDEX.vpIndexOf(topology, slot, 99));
-            assertThat(VpIndexPolicy.CPU_INDEX.vpIndexOf(topology, slot, 0)).isNotEqualTo(VpIndexPolicy.CPU_INDEX.vpIndexOf(topology, slot, 99));
+            assertThat(VpIndexPolicy.CPU_INDEX.vpIndexOf(topology, slot, 7)).isEqualTo(7);
         }
+    }
+
+    /** The inverse, for slots never plugged: what a creation-order kernel needs to create parked vCPUs. */
+    @Test
+    void policiesIndependentOfCreationOrderNameTheSlotOfEachVpIndex() {
+        for (Slot slot : topology.slots()) {
+            for (VpIndexPolicy policy : new VpIndexPolicy[] {VpIndexPolicy.APIC_ID, VpIndexPolicy.SLOT_INDEX}) {
+                assertThat(policy.slotWithVpIndex(topology, policy.vpIndexOf(topology, slot, 0))).contains(slot);
+            }
+            assertThat(VpIndexPolicy.CPU_INDEX.slotWithVpIndex(topology, 0)).isEmpty();
+        }
+        assertThat(VpIndexPolicy.APIC_ID.slotWithVpIndex(topology, 6)).as("a hole").isEmpty();
+        assertThat(VpIndexPolicy.SLOT_INDEX.slotWithVpIndex(topology, 12)).isEmpty();
+        assertThat(VpIndexPolicy.SLOT_INDEX.slotWithVpIndex(topology, -1)).isEmpty();
     }
 
     @Test

@@ -62,6 +62,16 @@ class VpIndexProvidersTest {
     }
 
     @Test
+    void creationOrderCanGiveEveryPolicyButSparseApicIds() {
+        for (VpIndexPolicy policy : VpIndexPolicy.values()) {
+            assertThat(VpIndexProviders.creationOrderCanGive(policy, dense)).isTrue();
+        }
+        assertThat(VpIndexProviders.creationOrderCanGive(VpIndexPolicy.APIC_ID, sparse)).isFalse();
+        assertThat(VpIndexProviders.creationOrderCanGive(VpIndexPolicy.SLOT_INDEX, sparse)).isTrue();
+        assertThat(VpIndexProviders.creationOrderCanGive(VpIndexPolicy.CPU_INDEX, sparse)).isTrue();
+    }
+
+    @Test
     void settableRefusesVpIndexesAtOrAboveMaxVcpus() {
         Topology big = new Topology(2, 1, 144, 1);
         Topology sparseBig = new Topology(3, 1, 96, 1);
