@@ -14,7 +14,6 @@ import java.util.Map;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The service process is killed with SIGKILL (and later stopped gracefully) while VMs run; started again, it runs
@@ -30,7 +29,7 @@ class RunningVmsSurviveRestartIT {
         String slotVm;
         String stoppedVm;
         try (ServiceProcess service = new ServiceProcess(dataDir, Map.of("quarkvm.node.name", "restart-node")).start()) {
-            requireKvm(service);
+            service.requireKvm();
             apicVm = create(service, "{\"name\":\"apic\",\"machineType\":\"quarkvm-2.0\",\"topology\":{\"sockets\":2,\"cores\":3,\"threads\":2},\"vcpus\":2}");
             slotVm = create(service, "{\"name\":\"slot\",\"machineType\":\"quarkvm-3.0\",\"topology\":{\"sockets\":1,\"cores\":4,\"threads\":1},\"vcpus\":1}");
             stoppedVm = create(service, "{\"name\":\"idle\",\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1}}");
@@ -96,14 +95,6 @@ class RunningVmsSurviveRestartIT {
             assertThat(Instant.now()).as("boot %d of VM %s: %s", boot, id, boots).isBefore(deadline);
             Thread.sleep(200);
         }
-    }
-
-    private static void requireKvm(ServiceProcess service) {
-        JsonPath nodes = api(service).get("/api/v1/nodes").then().extract().jsonPath();
-        if (!nodes.getBoolean("items[0].canRunVms")) {
-            System.err.println("SKIPPED (no usable KVM): " + nodes.getString("items[0].reason"));
-        }
-        assumeTrue(nodes.getBoolean("items[0].canRunVms"), "no usable KVM: " + nodes.getString("items[0].reason"));
     }
 
     private static String create(ServiceProcess service, String json) {

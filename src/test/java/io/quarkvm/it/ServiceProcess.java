@@ -82,6 +82,16 @@ final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException("the service was not ready within " + timeout + ":\n" + Files.readString(log));
     }
 
+    /** Skips the calling test, loudly, when this service's node cannot run VMs (no usable /dev/kvm). */
+    void requireKvm() {
+        var nodes = io.restassured.RestAssured.given().baseUri(baseUri()).get("/api/v1/nodes").then().extract().jsonPath();
+        if (!nodes.getBoolean("items[0].canRunVms")) {
+            System.err.println("SKIPPED (no usable KVM): " + nodes.getString("items[0].reason"));
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(nodes.getBoolean("items[0].canRunVms"),
+                "no usable KVM: " + nodes.getString("items[0].reason"));
+    }
+
     /** SIGTERM: what systemd or Kubernetes sends; the service shuts down in order. */
     int stopGracefully() throws InterruptedException {
         process.destroy();

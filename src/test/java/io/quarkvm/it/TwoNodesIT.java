@@ -1,6 +1,5 @@
 package io.quarkvm.it;
 
-import io.restassured.path.json.JsonPath;
 import io.restassured.specification.RequestSpecification;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +12,6 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.hamcrest.Matchers.equalTo;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Two service processes sharing one database: two nodes, real HTTP, NOTIFY between them. */
 class TwoNodesIT {
@@ -22,8 +20,7 @@ class TwoNodesIT {
     void aVmRunsOnExactlyOneNodeAndEitherNodesApiDrivesIt() throws Exception {
         Path work = Files.createTempDirectory("quarkvm-two-nodes");
         try (ServiceProcess alpha = new ServiceProcess(work.resolve("alpha"), Map.of("quarkvm.node.name", "alpha")).start()) {
-            JsonPath nodes = api(alpha).get("/api/v1/nodes").then().extract().jsonPath();
-            assumeTrue(nodes.getBoolean("items[0].canRunVms"), "no usable KVM: " + nodes.getString("items[0].reason"));
+            alpha.requireKvm();
 
             Map<String, String> sameName = new HashMap<>(alpha.sharedDatabase());
             sameName.put("quarkvm.node.name", "alpha");
