@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.quarkvm.domain.ConflictException;
 import io.quarkvm.domain.InvalidSpecificationException;
+import io.quarkvm.persistence.DatabaseUnavailable;
 import io.quarkvm.service.StaleVersionException;
 import io.quarkvm.service.VcpuNotFoundException;
 import io.quarkvm.service.VmNotFoundException;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
@@ -23,6 +25,8 @@ public class ProblemMappers {
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
     /** RFC 9110 §15.5.21; jakarta.ws.rs.core.Response.Status has no constant for it. */
     private static final int UNPROCESSABLE_CONTENT = 422;
+    /** A restarted embedded server is back within a few seconds (README.md, "Self-healing"). */
+    private static final int DATABASE_RETRY_AFTER_SECONDS = 5;
 
     @ServerExceptionMapper
     public Response invalid(InvalidSpecificationException e) {
@@ -101,9 +105,25 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(RuntimeException e) {
+        if (DatabaseUnavailable.causedBy(e)) {
+            return databaseUnavailable(e);
+        }
         LOG.error("unexpected failure", e);
         return Problem.response(500, "internal", "Internal error",
                 e.getClass().getSimpleName() + ": " + e.getMessage(), null);
+    }
+
+    /**
+     * The database is down or restarting: nothing that failed so was acknowledged, and the client may ask again. The
+     * detail stays general; where the database is and what was sent to it is for the log.
+     */
+    private static Response databaseUnavailable(RuntimeException e) {
+        LOG.warnf("answered 503, the database is unavailable: %s", e.getMessage());
+        return Response.fromResponse(Problem.response(503, "database-unavailable", "Service unavailable",
+                        "the database cannot be reached for now; ask again later (a change cut off by the outage may or "
+                                + "may not have been recorded: read it back before repeating it)",
+                        null))
+                .header(HttpHeaders.RETRY_AFTER, DATABASE_RETRY_AFTER_SECONDS).build();
     }
 
     private static String path(JsonMappingException e) {

@@ -56,5 +56,12 @@ public interface QuarkvmConfig {
         /** Fixed, so that a second node can point its datasource at this node's embedded server. */
         @WithDefault("5433")
         int port();
+
+        /**
+         * Failed attempts in a row to start a dead embedded server again, after which the service reports itself
+         * not live (it keeps trying; an orchestrator may restart the whole service).
+         */
+        @WithDefault("5")
+        int restartAttempts();
     }
 }

@@ -41,6 +41,7 @@ import java.util.concurrent.TimeUnit;
 public class LocalNode {
 
     private static final Logger LOG = Logger.getLogger(LocalNode.class);
+    private static final int NAME_LOCK_CHECK_SECONDS = 2;
 
     private final QuarkvmConfig config;
     private final ObjectMapper json;
@@ -53,6 +54,7 @@ public class LocalNode {
     private ScheduledExecutorService heartbeat;
     private Hypervisor hypervisor;
     private Connection nameLock;
+    private volatile boolean nameTakenByAnother;
 
     private final AgroalDataSource dataSource;
 
@@ -65,7 +67,7 @@ public class LocalNode {
     }
 
     void register(@Observes @Priority(10) StartupEvent event) {
-        name = config.node().name().orElseGet(LocalNode::hostName);
+        name = nameFrom(config);
         claimName();
         url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
         String device = config.node().kvmDevice();
@@ -102,11 +104,7 @@ public class LocalNode {
             hypervisor.close();
         }
         if (nameLock != null) {
-            try {
-                nameLock.close();
-            } catch (SQLException e) {
-                LOG.debugf("closing the node name lock: %s", e.getMessage());
-            }
+            closeNameLock();
         }
     }
 
@@ -122,19 +120,69 @@ public class LocalNode {
      */
     private void claimName() {
         try {
-            nameLock = dataSource.getConnection();
-            try (PreparedStatement claim = nameLock.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
-                claim.setString(1, "quarkvm-node:" + name);
-                try (ResultSet result = claim.executeQuery()) {
-                    result.next();
-                    if (!result.getBoolean(1)) {
-                        throw new IllegalStateException("node name '" + name + "' is held by another live quarkvm "
-                                + "instance on this database; give this one another quarkvm.node.name");
-                    }
-                }
+            if (!tryClaimName()) {
+                throw new IllegalStateException("node name '" + name + "' is held by another live quarkvm "
+                        + "instance on this database; give this one another quarkvm.node.name");
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not claim node name " + name, e);
+        }
+    }
+
+    private boolean tryClaimName() throws SQLException {
+        Connection connection = dataSource.getConnection();
+        try (PreparedStatement claim = connection.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
+            claim.setString(1, "quarkvm-node:" + name);
+            try (ResultSet result = claim.executeQuery()) {
+                result.next();
+                if (result.getBoolean(1)) {
+                    nameLock = connection;
+                    return true;
+                }
+            }
+        } catch (SQLException e) {
+            connection.close();
+            throw e;
+        }
+        connection.close();
+        return false;
+    }
+
+    /**
+     * The name's advisory lock lives in a database session, so a database that restarted (or a lost connection)
+     * took it away: it is claimed again at the next heartbeat. Should another instance have taken the name in
+     * between, this one can no longer tell its VMs from the other's; it says so and reports itself not live.
+     */
+    private void keepNameClaimed() throws SQLException {
+        if (nameLock != null && nameLock.isValid(NAME_LOCK_CHECK_SECONDS)) {
+            return;
+        }
+        if (nameLock != null) {
+            closeNameLock();
+            nameLock = null;
+        }
+        if (tryClaimName()) {
+            if (nameTakenByAnother) {
+                LOG.infof("node name '%s' claimed again", name);
+            }
+            nameTakenByAnother = false;
+        } else if (!nameTakenByAnother) {
+            nameTakenByAnother = true;
+            LOG.errorf("node name '%s' was claimed by another live quarkvm instance while this one's database session "
+                    + "was lost; two instances now act as one node: stop one of them", name);
+        }
+    }
+
+    /** Whether another live instance holds this node's name, so this one must not go on as that node. */
+    public boolean nameTakenByAnother() {
+        return nameTakenByAnother;
+    }
+
+    private void closeNameLock() {
+        try {
+            nameLock.close();
+        } catch (SQLException e) {
+            LOG.debugf("closing the node name lock: %s", e.getMessage());
         }
     }
 
@@ -156,9 +204,10 @@ public class LocalNode {
 
     private void beat() {
         try {
+            keepNameClaimed();
             QuarkusTransaction.requiringNew().run(() ->
                     NodeEntity.update("lastHeartbeat = ?1 where name = ?2", Instant.now(), name));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | SQLException e) {
             LOG.warnf("heartbeat of node %s failed: %s", name, e.getMessage());
         }
     }
@@ -189,6 +238,11 @@ public class LocalNode {
 
     public VpIndexProvider provider() {
         return provider;
+    }
+
+    /** This node's name: {@code quarkvm.node.name}, else the host name. */
+    public static String nameFrom(QuarkvmConfig config) {
+        return config.node().name().orElseGet(LocalNode::hostName);
     }
 
     private static String hostName() {

@@ -16,6 +16,7 @@ import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.persistence.DatabaseNotifications;
+import io.quarkvm.persistence.DatabaseUnavailable;
 import io.quarkvm.persistence.VcpuEntity;
 import io.quarkvm.persistence.VmEvent;
 import io.quarkvm.persistence.VmEntity;
@@ -119,6 +120,7 @@ public class VmReconciler {
         controller.start();
         notifications.onVmChanged(this::enqueue);
         timers = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "vm-reconciler-timers"));
+        notifications.onResubscribed(() -> timers.execute(this::sweep));
         long sweep = config.node().sweepInterval().toMillis();
         timers.scheduleWithFixedDelay(this::sweep, 0, sweep, TimeUnit.MILLISECONDS);
         timers.scheduleWithFixedDelay(this::flushCounters, COUNTER_FLUSH_MILLIS, COUNTER_FLUSH_MILLIS, TimeUnit.MILLISECONDS);
@@ -163,6 +165,11 @@ public class VmReconciler {
             try {
                 reconcile(vmId);
             } catch (RuntimeException e) {
+                if (DatabaseUnavailable.causedBy(e)) {
+                    // Says nothing about the VM: it is left exactly as it is until the database answers again.
+                    LOG.warnf("VM %s left as it is while the database is unavailable: %s", vmId, e.getMessage());
+                    continue;
+                }
                 LOG.errorf(e, "reconciling VM %s failed; the sweep will try again", vmId);
                 recordError(vmId, "node " + node.name() + " could not bring the VM to its desired state: " + e.getMessage());
             }

@@ -17,6 +17,8 @@ import org.postgresql.PGNotification;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.UUID;
 import java.util.function.Consumer;
 
@@ -33,11 +35,13 @@ public class DatabaseNotifications {
     private static final String EVENT_CHANNEL = "quarkvm_event";
     /** Events a node records itself, about what it observed: nothing for a reconciler to act on. */
     private static final String OBSERVATION = "phase";
+    private static final Duration RESUBSCRIBE_INTERVAL = Duration.ofMillis(500);
 
     private final AgroalDataSource dataSource;
     private final ObjectMapper json;
     private final BroadcastProcessor<VmEvent> events = BroadcastProcessor.create();
     private volatile Consumer<UUID> vmChanged = id -> { };
+    private volatile Runnable resubscribed = () -> { };
     private volatile boolean listening;
     private Thread listener;
 
@@ -66,6 +70,11 @@ public class DatabaseNotifications {
         this.vmChanged = consumer;
     }
 
+    /** Who is told that LISTEN was lost and is back, so notifications may have been missed (this node's reconciler). */
+    public void onResubscribed(Runnable catchUp) {
+        this.resubscribed = catchUp;
+    }
+
     /** Every VM event committed by any node, from now on. */
     public Multi<VmEvent> events() {
         return events;
@@ -85,10 +94,21 @@ public class DatabaseNotifications {
                 .setParameter(1, channel).setParameter(2, payload).getSingleResult();
     }
 
+    /**
+     * Holds one connection LISTENing for the life of the service. When it is lost (the database restarted, say) it
+     * subscribes again as soon as the database answers, and then says so: what was announced meanwhile never reached
+     * this node, so the reconciler looks at every VM.
+     */
     private void listenLoop() {
+        Instant lostAt = null;
         while (listening) {
             try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
                 statement.execute("LISTEN " + EVENT_CHANNEL);
+                if (lostAt != null) {
+                    LOG.infof("LISTEN subscribed again after %d ms without it", Duration.between(lostAt, Instant.now()).toMillis());
+                    lostAt = null;
+                    resubscribed.run();
+                }
                 PGConnection postgres = connection.unwrap(PGConnection.class);
                 while (listening) {
                     PGNotification[] notifications = postgres.getNotifications(1000);
@@ -100,9 +120,13 @@ public class DatabaseNotifications {
                 }
             } catch (SQLException e) {
                 if (listening) {
-                    LOG.warnf("LISTEN connection lost (%s); the reconciler's sweep covers until it is back", e.getMessage());
+                    if (lostAt == null) {
+                        lostAt = Instant.now();
+                        LOG.warnf("LISTEN connection lost (%s); subscribing again once the database answers, "
+                                + "the reconciler's sweep covers until then", e.getMessage());
+                    }
                     try {
-                        Thread.sleep(1000);
+                        Thread.sleep(RESUBSCRIBE_INTERVAL.toMillis());
                     } catch (InterruptedException interrupted) {
                         return;
                     }
