@@ -47,6 +47,21 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     ServiceProcess start() throws IOException, InterruptedException {
+        launch();
+        awaitReady(Duration.ofSeconds(90));
+        return this;
+    }
+
+    /** Starts the service and waits for it to end by itself, as it does when it refuses to run. */
+    int startExpectingExit(Duration timeout) throws IOException, InterruptedException {
+        launch();
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException("the service was still running after " + timeout + ":\n" + log());
+        }
+        return process.exitValue();
+    }
+
+    private void launch() throws IOException {
         String jar = System.getProperty("quarkvm.jar", "target/quarkus-app/quarkus-run.jar");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dquarkvm.data-dir=" + dataDir, "-Dquarkvm.embedded-db.port=" + databasePort,
@@ -57,8 +72,6 @@ final class ServiceProcess implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
         process = builder.start();
-        awaitReady(Duration.ofSeconds(90));
-        return this;
     }
 
     private void awaitReady(Duration timeout) throws IOException, InterruptedException {
@@ -92,6 +105,35 @@ final class ServiceProcess implements AutoCloseable {
                 "no usable KVM: " + nodes.getString("items[0].reason"));
     }
 
+    long pid() {
+        return process.pid();
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    int databasePort() {
+        return databasePort;
+    }
+
+    /** The embedded PostgreSQL server this service runs, as its postmaster.pid names it. */
+    ProcessHandle postmaster() throws IOException {
+        return postmasterOf(dataDir.resolve("postgres"));
+    }
+
+    /** The postmaster running on a PostgreSQL data directory. */
+    static ProcessHandle postmasterOf(Path postgresDataDir) throws IOException {
+        long pid = Long.parseLong(Files.readAllLines(postgresDataDir.resolve("postmaster.pid")).get(0).trim());
+        return ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException("no process " + pid));
+    }
+
+    /** SIGKILL of a PostgreSQL server's postmaster, as a crash or the OOM killer would end it; returns once it is gone. */
+    static void sigkill(ProcessHandle postmaster) throws Exception {
+        postmaster.destroyForcibly();
+        postmaster.onExit().get(30, TimeUnit.SECONDS);
+    }
+
     /** SIGTERM: what systemd or Kubernetes sends; the service shuts down in order. */
     int stopGracefully() throws InterruptedException {
         process.destroy();
@@ -118,7 +160,7 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    private static int freePort() {
+    static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         } catch (IOException e) {
