@@ -26,7 +26,7 @@ public class EmbeddedPostgresSupervisor {
     private static final Logger LOG = Logger.getLogger(EmbeddedPostgresSupervisor.class);
     private static final Duration CHECK_INTERVAL = Duration.ofMillis(500);
     private static final Duration FIRST_PAUSE = Duration.ofSeconds(1);
-    private static final Duration LONGEST_PAUSE = Duration.ofSeconds(30);
+    private static final Duration LONGEST_PAUSE = Duration.ofSeconds(10);
 
     private final int restartAttempts;
     private ScheduledExecutorService watchdog;
@@ -69,14 +69,9 @@ public class EmbeddedPostgresSupervisor {
         }
     }
 
-    static Duration pauseAfter(int failures) {
+    private static Duration pauseAfter(int failures) {
         Duration pause = FIRST_PAUSE.multipliedBy(1L << Math.min(failures - 1, 16));
         return pause.compareTo(LONGEST_PAUSE) > 0 ? LONGEST_PAUSE : pause;
-    }
-
-    /** Whether this process runs an embedded server at all (rather than using an external PostgreSQL). */
-    public boolean supervises() {
-        return EmbeddedPostgres.ownedByThisProcess().isPresent();
     }
 
     /** Why the embedded server is not running now, if it is not (the details are in the log). */

@@ -77,11 +77,7 @@ final class AcknowledgedWrites {
     /** Waits until {@code count} more writes than now have been acknowledged. */
     void awaitMoreAcknowledged(int count, Duration timeout) throws InterruptedException {
         int target = writes.get() + count;
-        Instant deadline = Instant.now().plus(timeout);
-        while (writes.get() < target) {
-            assertThat(Instant.now()).as("%d writes acknowledged, waiting for %d", writes.get(), target).isBefore(deadline);
-            Thread.sleep(20);
-        }
+        Await.until(target + " acknowledged writes", timeout, () -> writes.get() >= target);
     }
 
     /** The first write acknowledged after {@code instant}. */

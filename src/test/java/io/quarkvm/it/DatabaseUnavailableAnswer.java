@@ -1,5 +1,7 @@
 package io.quarkvm.it;
 
+import io.restassured.response.Response;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** What a client is told while the database is unreachable: 503, when to come back, and nothing internal. */
@@ -9,6 +11,11 @@ final class DatabaseUnavailableAnswer {
             "exception", "org.", "java.", "hibernate", "agroal"};
 
     private DatabaseUnavailableAnswer() {
+    }
+
+    static void assertUnavailable(Response response, int databasePort) {
+        assertUnavailable(response.statusCode(), response.header("Retry-After"), response.contentType(), response.asString(),
+                databasePort);
     }
 
     static void assertUnavailable(int status, String retryAfter, String contentType, String body, int databasePort) {

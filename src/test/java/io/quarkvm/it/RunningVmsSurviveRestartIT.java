@@ -16,8 +16,9 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The service process is killed with SIGKILL (and later stopped gracefully) while VMs run; started again, it runs
- * every VM that should run as a new boot whose guest sees exactly what the previous boot saw.
+ * The service's embedded database is killed with SIGKILL while VMs run, and they run on; then the service process is
+ * killed with SIGKILL (and later stopped gracefully) while VMs run; started again, it runs every VM that should run as
+ * a new boot whose guest sees exactly what the previous boot saw.
  */
 class RunningVmsSurviveRestartIT {
 
@@ -41,6 +42,21 @@ class RunningVmsSurviveRestartIT {
             plug(service, slotVm, "{\"socket\":0,\"core\":1,\"thread\":0}");
             awaitBoot(service, apicVm, 1, 3);
             awaitBoot(service, slotVm, 1, 3);
+
+            // The embedded database dies under the running VMs: the service starts it again, and the VMs go on as
+            // they were (no VM stopped, no new boot), their guests' heartbeats recorded again.
+            ServiceProcess.sigkill(service.postmaster());
+            Await.until("the database back", Duration.ofSeconds(60),
+                    () -> api(service).get("/api/v1/vms/" + apicVm).statusCode() == 200);
+            for (String id : List.of(apicVm, slotVm)) {
+                api(service).get("/api/v1/vms/" + id).then().body("phase", org.hamcrest.Matchers.equalTo("RUNNING"));
+                long heartbeats = firstVcpuHeartbeats(service, id);
+                Await.until("heartbeats of VM " + id + " recorded again", Duration.ofSeconds(30),
+                        () -> firstVcpuHeartbeats(service, id) > heartbeats);
+                JsonPath identity = identity(service, id);
+                assertThat(identity.getList("boots")).as("boots of VM %s after the database restart", id).hasSize(1);
+                assertThat(identity.getString("boots[0].endedAt")).isNull();
+            }
             service.kill();
         }
 
@@ -95,6 +111,11 @@ class RunningVmsSurviveRestartIT {
             assertThat(Instant.now()).as("boot %d of VM %s: %s", boot, id, boots).isBefore(deadline);
             Thread.sleep(200);
         }
+    }
+
+    /** The heartbeats the first vCPU of the VM's only boot has reported, as recorded in the database. */
+    private static long firstVcpuHeartbeats(ServiceProcess service, String id) {
+        return identity(service, id).getLong("boots[0].vcpus[0].heartbeats");
     }
 
     private static String create(ServiceProcess service, String json) {

@@ -14,7 +14,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * The packaged service (target/quarkus-app/quarkus-run.jar) as a separate process, started exactly as README.md
@@ -103,6 +105,20 @@ final class ServiceProcess implements AutoCloseable {
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(nodes.getBoolean("items[0].canRunVms"),
                 "no usable KVM: " + nodes.getString("items[0].reason"));
+    }
+
+    /** Every line of GET /api/v1/events from now on (the stream is open on return), as it arrives. */
+    List<String> eventLines() throws IOException, InterruptedException {
+        HttpResponse<Stream<String>> response = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create(baseUri() + "/api/v1/events")).build(), HttpResponse.BodyHandlers.ofLines());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("GET /api/v1/events answered " + response.statusCode());
+        }
+        List<String> lines = new CopyOnWriteArrayList<>();
+        Thread reader = new Thread(() -> response.body().forEach(lines::add), "event-stream-reader");
+        reader.setDaemon(true);
+        reader.start();
+        return lines;
     }
 
     long pid() {
