@@ -20,12 +20,13 @@ import java.nio.file.StandardOpenOption;
  */
 public final class DataDirectoryLock {
 
-    static final String FILE_NAME = "quarkvm.lock";
+    private static final String FILE_NAME = "quarkvm.lock";
 
     /** Held for the life of the process: a channel that became unreachable would be closed, and the lock with it. */
     private static DataDirectoryLock heldByThisProcess;
 
     private final Path directory;
+    /** The lock is the channel's: it lasts while the channel is open. */
     private final FileChannel channel;
 
     private DataDirectoryLock(Path directory, FileChannel channel) {

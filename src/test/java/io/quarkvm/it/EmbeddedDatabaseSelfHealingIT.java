@@ -8,6 +8,9 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -22,7 +25,7 @@ import static org.hamcrest.Matchers.equalTo;
  * come back at once. Meanwhile every database-backed call is a 503 with Retry-After, readiness is DOWN, and liveness
  * stays UP until the configured number of restarts failed in a row. Once the port is free again the service starts
  * its server by itself and carries on, the same process: what was acknowledged is there, server-sent events flow
- * again (LISTEN subscribed again), the node's heartbeat goes on, and liveness is UP again.
+ * again (LISTEN subscribed again), the node's heartbeat goes on with its name claimed again, and liveness is UP again.
  */
 class EmbeddedDatabaseSelfHealingIT {
 
@@ -74,6 +77,13 @@ class EmbeddedDatabaseSelfHealingIT {
                     () -> events.stream().anyMatch(line -> line.contains("\"after\"")));
             Await.until("a heartbeat after the restart", WAIT, () -> Instant.parse(api(service).get("/api/v1/nodes").then()
                     .extract().path("items[0].lastHeartbeat")).isAfter(freed));
+            try (Connection database = DriverManager.getConnection("jdbc:postgresql://localhost:" + service.databasePort()
+                    + "/postgres", "postgres", "postgres");
+                 ResultSet locks = database.createStatement()
+                         .executeQuery("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")) {
+                locks.next();
+                assertThat(locks.getInt(1)).as("the node name's advisory lock, claimed again").isEqualTo(1);
+            }
             assertThat(service.isAlive()).isTrue();
             assertThat(service.log()).contains("starting it again").contains("LISTEN subscribed again");
         }
