@@ -25,7 +25,7 @@ public class ProblemMappers {
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
     /** RFC 9110 §15.5.21; jakarta.ws.rs.core.Response.Status has no constant for it. */
     private static final int UNPROCESSABLE_CONTENT = 422;
-    /** A restarted embedded server is back within a few seconds (README.md, "Self-healing"). */
+    /** A restarted embedded server is back within a few seconds (README.md, "When the database goes away"). */
     private static final int DATABASE_RETRY_AFTER_SECONDS = 5;
 
     @ServerExceptionMapper
