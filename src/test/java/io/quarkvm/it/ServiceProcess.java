@@ -1,7 +1,6 @@
 package io.quarkvm.it;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,6 +13,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -23,6 +25,10 @@ import java.util.stream.Stream;
  * says, so a test can stop it gracefully or SIGKILL it and start it again on the same data directory.
  */
 final class ServiceProcess implements AutoCloseable {
+
+    private static final Random RANDOM = new Random();
+    /** Ports given to services of this JVM, so two not yet started never get the same one. */
+    private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
 
     private final Path dataDir;
     private final int httpPort;
@@ -176,11 +182,34 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * A port nothing listens on, below the kernel's ephemeral range: a port from that range (what binding to port 0
+     * gives) can be taken as the local end of any outgoing connection between this probe and the service binding it.
+     */
     static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        int below = ephemeralRangeStart();
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            int candidate = 10_000 + RANDOM.nextInt(below - 10_000);
+            if (HANDED_OUT.add(candidate) && isFree(candidate)) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("no free port between 10000 and " + below);
+    }
+
+    private static boolean isFree(int port) {
+        try (ServerSocket socket = new ServerSocket(port)) {
+            return true;
+        } catch (IOException taken) {
+            return false;
+        }
+    }
+
+    private static int ephemeralRangeStart() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException unreadable) {
+            return 32_768;
         }
     }
 }
