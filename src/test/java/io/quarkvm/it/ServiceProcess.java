@@ -207,7 +207,9 @@ final class ServiceProcess implements AutoCloseable {
 
     private static int ephemeralRangeStart() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+            // readAllLines, not readString: /proc files report size 0 and readString returns only the first byte
+            String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0);
+            return Integer.parseInt(range.trim().split("\\s+")[0]);
         } catch (IOException | RuntimeException unreadable) {
             return 32_768;
         }
