@@ -53,8 +53,6 @@ public class HttpLevelProblems {
         router.route().order(FIRST).handler(this::refuseOversized);
         router.route().order(FIRST).failureHandler(this::failed);
         router.errorHandler(404, context -> send(context, ProblemMappers.noResource(context.request().path())));
-        router.errorHandler(405, context -> send(context, ProblemMappers.methodNotAllowed(
-                context.request().method().name(), context.request().path(), null)));
     }
 
     private void refuseOversized(RoutingContext context) {
@@ -70,7 +68,8 @@ public class HttpLevelProblems {
                     + maxBodyBytes));
             return;
         }
-        if (length < 0 && HttpHeaders.CHUNKED.toString().equalsIgnoreCase(request.getHeader(HttpHeaders.TRANSFER_ENCODING))) {
+        boolean chunked = HttpHeaders.CHUNKED.toString().equalsIgnoreCase(request.getHeader(HttpHeaders.TRANSFER_ENCODING));
+        if (length < 0 && chunked) {
             chunkedBody.handle(context);
             return;
         }

@@ -35,7 +35,7 @@ public class ProblemMappers {
 
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
     /** RFC 9110 §15.5.21; jakarta.ws.rs.core.Response.Status has no constant for it. */
-    static final int UNPROCESSABLE_CONTENT = 422;
+    private static final int UNPROCESSABLE_CONTENT = 422;
     /** A restarted embedded server is back within a few seconds (README.md, "When the database goes away"). */
     private static final int DATABASE_RETRY_AFTER_SECONDS = 5;
 
@@ -97,9 +97,10 @@ public class ProblemMappers {
             return mismatchedJson(mismatch);
         }
         String field = path(e);
-        return Problem.response(400, "malformed-json", "Malformed JSON",
-                field == null ? "the body cannot be read as this resource's JSON" : "the value of " + field + " cannot be read",
-                field);
+        String detail = field == null
+                ? "the body cannot be read as this resource's JSON"
+                : "the value of " + field + " cannot be read";
+        return Problem.response(400, "malformed-json", "Malformed JSON", detail, field);
     }
 
     /** Jackson's own text names its classes and features; the position is what helps the client. */
@@ -112,8 +113,11 @@ public class ProblemMappers {
             return unexpected(e);
         }
         JsonLocation at = e.getLocation();
-        String where = at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
-        return Problem.response(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON" + where, null);
+        String where = at == null || at.getLineNr() < 1
+                ? ""
+                : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+        return Problem.response(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON" + where,
+                null);
     }
 
     @ServerExceptionMapper
@@ -171,9 +175,9 @@ public class ProblemMappers {
         return Problem.of(404, "not-found", "Not found", "there is no resource at " + path, null);
     }
 
-    static Problem methodNotAllowed(String method, String path, String allowed) {
-        return Problem.of(405, "method-not-allowed", "Method not allowed", path + " does not answer " + method
-                + (allowed == null || allowed.isBlank() ? "" : "; it answers " + allowed), null);
+    private static Problem methodNotAllowed(String method, String path, String allowed) {
+        return Problem.of(405, "method-not-allowed", "Method not allowed",
+                path + " does not answer " + method + "; it answers " + allowed, null);
     }
 
     /** A status the HTTP layer chose (415 for a body that is not JSON, say), with a detail for the common ones. */
