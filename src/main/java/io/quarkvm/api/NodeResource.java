@@ -8,6 +8,11 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import java.time.Instant;
 import java.util.List;
@@ -15,6 +20,7 @@ import java.util.Map;
 
 @Path("/api/v1/nodes")
 @Produces(MediaType.APPLICATION_JSON)
+@Tag(name = ApiDocumentation.NODES)
 public class NodeResource {
 
     public record NodeView(String name, String url, String provider, NodeCapabilities capabilities, boolean canRunVms,
@@ -28,6 +34,12 @@ public class NodeResource {
     NodeDirectory nodes;
 
     @GET
+    @Operation(operationId = "listNodes", summary = "List nodes",
+            description = "Every node sharing the database: its KVM capabilities, VP index provider, whether it can "
+                    + "run VMs (and why not), whether it is alive, and how many VMs it owns.")
+    @APIResponse(responseCode = "200", description = "The nodes",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = NodesView.class)))
+    @APIResponse(responseCode = "503", ref = ApiDocumentation.SERVICE_UNAVAILABLE)
     public NodesView list() {
         return QuarkusTransaction.requiringNew().call(() -> {
             Map<String, Long> vmCounts = nodes.vmCounts();

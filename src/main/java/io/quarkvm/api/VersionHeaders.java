@@ -13,14 +13,17 @@ final class VersionHeaders {
         return new EntityTag(Long.toString(version));
     }
 
-    /** Parses If-Match: absent or {@code *} means any version; a list of tags is not accepted. */
+    /**
+     * Parses If-Match: absent or {@code *} means any version; a weak tag ({@code W/"3"}) is kept as one, which no
+     * version matches (strong comparison, RFC 9110 §13.1.1); a list of tags is not accepted.
+     */
     static ExpectedVersion expected(String ifMatch) {
         if (ifMatch == null || ifMatch.isBlank() || ifMatch.trim().equals("*")) {
             return ExpectedVersion.ANY;
         }
         String tag = ifMatch.trim();
-        if (tag.startsWith("W/")) {
-            tag = tag.substring(2);
+        if (tag.startsWith("W/\"")) {
+            return ExpectedVersion.WEAK;
         }
         if (tag.length() >= 2 && tag.startsWith("\"") && tag.endsWith("\"")) {
             tag = tag.substring(1, tag.length() - 1);

@@ -11,6 +11,9 @@ public record VmSpecification(String name, MachineType machineType, Topology top
 
     /** DNS-label-like, as Kubernetes operators name things: it ends up in URLs, logs and metric labels. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
+    /** A VM's id as the API writes it (RFC 9562 text form), in either case. */
+    private static final Pattern ID_FORM = Pattern.compile(
+            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
     public static final int NAME_MAX_LENGTH = 63;
     /** The probe guest's code, page tables and per-vCPU records and stacks fit in this for 1024 vCPUs. */
     public static final int MIN_MEMORY_MIB = 8;
@@ -59,6 +62,15 @@ public record VmSpecification(String name, MachineType machineType, Topology top
             throw new InvalidSpecificationException("name", "name must be letters, digits, '.', '_' or '-', "
                     + "starting and ending with a letter or digit");
         }
+        if (hasIdForm(name)) {
+            throw new InvalidSpecificationException("name", "name must not have the form of a VM id (a UUID), "
+                    + "so that an id and a name never stand for different VMs");
+        }
         return name;
+    }
+
+    /** Whether {@code text} is written like a VM id: 8-4-4-4-12 hexadecimal digits. */
+    public static boolean hasIdForm(String text) {
+        return ID_FORM.matcher(text).matches();
     }
 }

@@ -1,9 +1,9 @@
 package io.quarkvm.service;
 
-/** The client's If-Match names a version that is no longer current. */
+/** The client's If-Match names a version that is no longer current, or is a tag no version matches. */
 public class StaleVersionException extends RuntimeException {
 
-    public StaleVersionException(long expected, long current) {
-        super("If-Match names version " + expected + " but the VM is at version " + current);
+    StaleVersionException(String message) {
+        super(message);
     }
 }

@@ -26,6 +26,20 @@ class VmSpecificationTest {
         assertField(() -> VmSpecification.of(name, null, 1L, null, 1L, 1L, null, null, null, null), "name");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"00000000-0000-0000-0000-000000000000", "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+            "3F2504E0-4F89-11D3-9A0C-0305E82C3301"})
+    void rejectsNamesWrittenLikeAnId(String name) {
+        assertField(() -> VmSpecification.of(name, null, 1L, null, 1L, 1L, null, null, null, null), "name");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"a-b-c-d-e", "3f2504e0-4f89-11d3-9a0c-0305e82c330", "3f2504e0-4f89-11d3-9a0c-0305e82c3301x",
+            "gf2504e0-4f89-11d3-9a0c-0305e82c3301"})
+    void acceptsNamesThatMerelyResembleAnId(String name) {
+        assertThat(VmSpecification.of(name, null, 1L, null, 1L, 1L, null, null, null, null).name()).isEqualTo(name);
+    }
+
     @Test
     void rejectsOverlongNamesAndAcceptsTheLongestAllowed() {
         assertThat(VmSpecification.of("a".repeat(63), null, 1L, null, 1L, 1L, null, null, null, null).name()).hasSize(63);
