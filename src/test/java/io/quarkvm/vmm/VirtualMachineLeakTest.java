@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.emulated.TestHypervisors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +22,7 @@ class VirtualMachineLeakTest {
 
     @Test
     void thousandStartStopCyclesLeakNoFdAndNoMapping() throws Exception {
-        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+        try (Hypervisor kvm = TestHypervisors.open()) {
             VmSpec spec = VmSpec.probe(2, ONE, VirtualMachineIdentityTest.boot(ONE, VpIndexPolicy.SLOT_INDEX, 1),
                     true, VpIndexProvider.USERSPACE_MSR);
             cycle(kvm, spec); // load every class and native stub before counting
@@ -49,7 +49,7 @@ class VirtualMachineLeakTest {
         }
     }
 
-    private static void cycle(Kvm kvm, VmSpec spec) throws InterruptedException {
+    private static void cycle(Hypervisor kvm, VmSpec spec) throws InterruptedException {
         ProbeReports reports = new ProbeReports(1);
         try (VirtualMachine vm = VirtualMachine.start(kvm, spec, reports)) {
             reports.awaitAllReported();
