@@ -53,29 +53,31 @@ public final class EmulatedHypervisor implements Hypervisor {
     /** Loaded once per JVM: dlopen keeps the library anyway. */
     private static final class Library {
         private static Unicorn loaded;
-        private static IllegalStateException failure;
 
         static synchronized Unicorn get() {
-            if (loaded == null && failure == null) {
-                try {
-                    Unicorn unicorn = LibraryLoader.create(Unicorn.class).failImmediately().load(LIBRARY);
-                    int major = unicorn.uc_version(null, null) >>> 24;
-                    if (major != 2) {
-                        failure = new IllegalStateException(LIBRARY + " is Unicorn " + major + ", expected 2");
-                    } else {
-                        loaded = unicorn;
-                    }
-                } catch (LinkageError | RuntimeException e) {
-                    failure = new IllegalStateException("the emulated backend needs " + LIBRARY
-                            + " (Debian package " + DEBIAN_PACKAGE + ": apt-get install " + DEBIAN_PACKAGE
-                            + "), which cannot be loaded: " + e.getMessage(), e);
-                }
-            }
-            if (failure != null) {
-                throw failure;
+            if (loaded == null) {
+                loaded = load(LIBRARY);
             }
             return loaded;
         }
+    }
+
+    /** Binds {@code library} and checks it is Unicorn 2; the failure says what to install. */
+    static Unicorn load(String library) {
+        Unicorn unicorn;
+        try {
+            unicorn = LibraryLoader.create(Unicorn.class).failImmediately().load(library);
+        } catch (LinkageError | RuntimeException e) {
+            throw new IllegalStateException("the emulated backend needs " + LIBRARY + " (Debian package "
+                    + DEBIAN_PACKAGE + ": apt-get install " + DEBIAN_PACKAGE + "), which cannot be loaded: "
+                    + e.getMessage(), e);
+        }
+        int major = unicorn.uc_version(null, null) >>> 24;
+        if (major != 2) {
+            throw new IllegalStateException(library + " is Unicorn " + major + ", the emulated backend needs "
+                    + LIBRARY + " (Unicorn 2, Debian package " + DEBIAN_PACKAGE + ")");
+        }
+        return unicorn;
     }
 
     Unicorn unicorn() {
