@@ -80,10 +80,6 @@ public final class EmulatedHypervisor implements Hypervisor {
         return unicorn;
     }
 
-    Unicorn unicorn() {
-        return unicorn;
-    }
-
     /** KVM_GET_API_VERSION: the contract this backend keeps is KVM's. */
     @Override
     public int apiVersion() {

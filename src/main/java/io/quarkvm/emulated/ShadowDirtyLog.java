@@ -24,7 +24,16 @@ final class ShadowDirtyLog implements AutoCloseable {
         this.ram = ram;
         this.size = size;
         this.shadow = NativeMapping.anonymous(size);
-        Posix.LIBC.memcpy(shadow.address(), ram, size);
+        try (NativeMapping zeros = NativeMapping.anonymous(CHUNK_PAGES * PAGE_SIZE)) {
+            long chunk = (long) CHUNK_PAGES * PAGE_SIZE;
+            for (long offset = 0; offset < size; offset += chunk) {
+                long length = Math.min(chunk, size - offset);
+                // The shadow starts zero-filled and uncommitted: copying RAM the guest never touched would commit it.
+                if (Posix.LIBC.memcmp(ram + offset, zeros.address(), length) != 0) {
+                    Posix.LIBC.memcpy(shadow.address() + offset, ram + offset, length);
+                }
+            }
+        }
     }
 
     /** The pages (by number in the slot) that changed since the last call; the shadow now holds them as they are. */

@@ -29,10 +29,6 @@ public interface Unicorn {
 
     /** UC_ERR_OK (unicorn.h, uc_err) */
     int ERR_OK = 0;
-    /** UC_ERR_READ_UNMAPPED */
-    int ERR_READ_UNMAPPED = 6;
-    /** UC_ERR_WRITE_UNMAPPED */
-    int ERR_WRITE_UNMAPPED = 7;
     /** UC_ERR_FETCH_UNMAPPED */
     int ERR_FETCH_UNMAPPED = 8;
     /** UC_ERR_INSN_INVALID */
@@ -134,8 +130,6 @@ public interface Unicorn {
         constants.put("UC_MODE_64", (long) MODE_64);
         constants.put("UC_PROT_ALL", (long) PROT_ALL);
         constants.put("UC_ERR_OK", (long) ERR_OK);
-        constants.put("UC_ERR_READ_UNMAPPED", (long) ERR_READ_UNMAPPED);
-        constants.put("UC_ERR_WRITE_UNMAPPED", (long) ERR_WRITE_UNMAPPED);
         constants.put("UC_ERR_FETCH_UNMAPPED", (long) ERR_FETCH_UNMAPPED);
         constants.put("UC_ERR_INSN_INVALID", (long) ERR_INSN_INVALID);
         constants.put("UC_HOOK_INTR", (long) HOOK_INTR);

@@ -227,8 +227,8 @@ class EmulatedVcpuTest {
     void exitRoundTrip() {
         load(CODE, new Code().bytes(0xE6, 0x80).bytes(0xEB, 0xFC).build()); // out 0x80, al; jmp back
         HypervisorVcpu vcpu = vcpu(0);
-        int exits = 20_000;
-        for (int i = 0; i < 2000; i++) {
+        int exits = 100_000;
+        for (int i = 0; i < 200_000; i++) { // until the JIT has compiled the hooks and the run loop
             vcpu.run();
         }
         long started = System.nanoTime();
