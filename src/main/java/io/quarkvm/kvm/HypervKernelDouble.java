@@ -1,6 +1,7 @@
 package io.quarkvm.kvm;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -168,7 +169,7 @@ public final class HypervKernelDouble implements Hypervisor {
         }
 
         @Override
-        public java.util.BitSet getDirtyLog(int slot) {
+        public BitSet getDirtyLog(int slot) {
             return vm.getDirtyLog(slot);
         }
 

@@ -1,5 +1,7 @@
 package io.quarkvm.kvm;
 
+import java.util.BitSet;
+
 /**
  * A VM of a {@link Hypervisor}: memory slots, VM capabilities, MSR filter, vCPUs, dirty logs. Implemented by
  * {@link VmFd} and by the emulated backend's VM.
@@ -28,7 +30,7 @@ public interface HypervisorVm extends AutoCloseable {
      *
      * @throws IllegalArgumentException the slot does not exist or does not log dirty pages (KVM: ENOENT)
      */
-    java.util.BitSet getDirtyLog(int slot);
+    BitSet getDirtyLog(int slot);
 
     @Override
     void close();
