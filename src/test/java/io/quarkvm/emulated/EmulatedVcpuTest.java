@@ -224,6 +224,17 @@ class EmulatedVcpuTest {
     }
 
     @Test
+    void executingOutsideEverySlotIsAnInternalError() {
+        load(CODE, new Code().bytes(0x48, 0xB8).imm64(MMIO).bytes(0xFF, 0xE0).build()); // mov rax, MMIO; jmp rax
+        HypervisorVcpu vcpu = vcpu(0);
+        VcpuExit exit = vcpu.run();
+        assertInstanceOf(VcpuExit.InternalError.class, exit);
+        assertEquals(1, ((VcpuExit.InternalError) exit).suberror(), "KVM_INTERNAL_ERROR_EMULATION");
+        assertEquals(List.of((long) Unicorn.ERR_FETCH_UNMAPPED, MMIO), ((VcpuExit.InternalError) exit).data());
+        vcpu.close();
+    }
+
+    @Test
     void exitRoundTrip() {
         load(CODE, new Code().bytes(0xE6, 0x80).bytes(0xEB, 0xFC).build()); // out 0x80, al; jmp back
         HypervisorVcpu vcpu = vcpu(0);
