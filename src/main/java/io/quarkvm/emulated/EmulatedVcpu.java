@@ -84,7 +84,8 @@ final class EmulatedVcpu implements HypervisorVcpu {
 
     private final EmulatedVm vm;
     private final Unicorn unicorn;
-    private final Pointer engine;
+    /** Opened by {@link #engine()}; the hooks use it directly, as they run inside it. */
+    private Pointer engine;
     private final int apicId;
     private final Pointer value = Posix.allocate(Unicorn.MMR_SIZE);
     private final Pointer batchIds = Posix.allocate(KVM_REGS_ORDER.length * 4);
@@ -167,25 +168,44 @@ final class EmulatedVcpu implements HypervisorVcpu {
         }
     }
 
+    /** Cheap: the engine is opened by the first call that needs it, on the owning thread. */
     EmulatedVcpu(EmulatedVm vm, int apicId) {
         this.vm = vm;
         this.unicorn = vm.unicorn();
         this.apicId = apicId;
+    }
+
+    /**
+     * The engine, opened on first use. KVM_CREATE_VCPU is cheap and the VMM creates a VM's vCPUs one after the
+     * other, while uc_open takes 5-10 ms: opening it here, when the vCPU's own thread first sets it up, lets the
+     * vCPUs of a VM open their engines at the same time.
+     */
+    private Pointer engine() {
+        if (engine == null) {
+            requireOpen();
+            engine = open();
+        }
+        return engine;
+    }
+
+    private Pointer open() {
         PointerByReference handle = new PointerByReference();
         check("uc_open", unicorn.uc_open(Unicorn.ARCH_X86, Unicorn.MODE_64, handle));
-        this.engine = handle.getValue();
+        Pointer opened = handle.getValue();
         try {
             for (KvmUserspaceMemoryRegion region : vm.regions()) {
-                check("uc_mem_map_ptr", unicorn.uc_mem_map_ptr(engine, region.guestPhysicalAddress(),
+                check("uc_mem_map_ptr", unicorn.uc_mem_map_ptr(opened, region.guestPhysicalAddress(),
                         region.memorySize(), Unicorn.PROT_ALL, region.userspaceAddress()));
             }
-            addHooks();
+            addHooks(opened);
             for (int i = 0; i < KVM_REGS_ORDER.length; i++) {
                 batchIds.putInt(i * 4L, KVM_REGS_ORDER[i]);
                 batchPointers.putAddress(i * 8L, batchValues.address() + i * 8L);
             }
+            return opened;
         } catch (RuntimeException e) {
-            unicorn.uc_close(engine);
+            unicorn.uc_close(opened);
+            callbacks.clear();
             throw e;
         }
     }
@@ -194,7 +214,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
      * The CPUID hook goes first: in Unicorn 2.0.1 a stop pending while another instruction hook registered before it
      * runs makes the emulator skip it and answer CPUID itself.
      */
-    private void addHooks() {
+    private void addHooks(Pointer engine) {
         LongLongByReference handle = new LongLongByReference();
         Unicorn.CpuidHook cpuidHook = (uc, data) -> guarded(1, this::answerCpuid);
         Unicorn.OutHook outHook = (uc, port, size, data, user) -> guarded(0, () -> {
@@ -228,7 +248,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
         check("uc_hook_add(MEM_UNMAPPED)", unicorn.uc_hook_add(engine, handle, Unicorn.HOOK_MEM_UNMAPPED,
                 unmappedHook, null, 1, 0));
         check("uc_hook_add(BLOCK)", unicorn.uc_hook_add(engine, handle, Unicorn.HOOK_BLOCK, blockHook, null, 1, 0));
-        hookInstruction(NEVER_EXECUTED);
+        hookInstruction(engine, NEVER_EXECUTED);
     }
 
     /** Runs a hook body; a failure stops the emulator (Unicorn would swallow it and go on). */
@@ -264,12 +284,12 @@ final class EmulatedVcpu implements HypervisorVcpu {
             boolean msr = b == OPCODE_TWO_BYTE && i + 1 < size
                     && (bytes[i + 1] == OPCODE_RDMSR || bytes[i + 1] == OPCODE_WRMSR);
             if ((msr || b == OPCODE_HLT) && hookedInstructions.add(address + i)) {
-                hookInstruction(address + i);
+                hookInstruction(engine, address + i);
             }
         }
     }
 
-    private void hookInstruction(long address) {
+    private void hookInstruction(Pointer engine, long address) {
         check("uc_hook_add(CODE)", unicorn.uc_hook_add(engine, new LongLongByReference(), Unicorn.HOOK_CODE,
                 instructionHook, null, address, address));
     }
@@ -310,7 +330,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
                 return new VcpuExit.Interrupted();
             }
             stop = null;
-            int error = unicorn.uc_emu_start(engine, register(Unicorn.X86_REG_RIP), NO_END_ADDRESS, 0,
+            int error = unicorn.uc_emu_start(engine(), register(Unicorn.X86_REG_RIP), NO_END_ADDRESS, 0,
                     SLICE_INSTRUCTIONS);
             Stop seen = stop;
             stop = null;
@@ -417,12 +437,12 @@ final class EmulatedVcpu implements HypervisorVcpu {
                     scratch.pointer().putByte(offset + i, (byte) (mmio.answer >>> (8 * i)));
                 }
             }
-            check("uc_mem_map_ptr(scratch)", unicorn.uc_mem_map_ptr(engine, page, PAGE_SIZE, Unicorn.PROT_ALL,
+            check("uc_mem_map_ptr(scratch)", unicorn.uc_mem_map_ptr(engine(), page, PAGE_SIZE, Unicorn.PROT_ALL,
                     scratch.address()));
             stop = null;
-            int error = unicorn.uc_emu_start(engine, register(Unicorn.X86_REG_RIP), NO_END_ADDRESS, 0, 1);
+            int error = unicorn.uc_emu_start(engine(), register(Unicorn.X86_REG_RIP), NO_END_ADDRESS, 0, 1);
             stop = null;
-            check("uc_mem_unmap(scratch)", unicorn.uc_mem_unmap(engine, page, PAGE_SIZE));
+            check("uc_mem_unmap(scratch)", unicorn.uc_mem_unmap(engine(), page, PAGE_SIZE));
             return error == Unicorn.ERR_OK ? null : emulationFailure(error);
         }
     }
@@ -499,7 +519,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
     @Override
     public KvmRegs getRegs() {
         requireOpen();
-        check("uc_reg_read_batch", unicorn.uc_reg_read_batch(engine, batchIds, batchPointers, KVM_REGS_ORDER.length));
+        check("uc_reg_read_batch", unicorn.uc_reg_read_batch(engine(), batchIds, batchPointers, KVM_REGS_ORDER.length));
         long[] v = new long[KVM_REGS_ORDER.length];
         batchValues.get(0, v, 0, v.length);
         KvmRegs regs = new KvmRegs();
@@ -530,7 +550,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
         long[] v = {regs.rax, regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rsp, regs.rbp, regs.r8, regs.r9,
                 regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rip, regs.rflags};
         batchValues.put(0, v, 0, v.length);
-        check("uc_reg_write_batch", unicorn.uc_reg_write_batch(engine, batchIds, batchPointers, v.length));
+        check("uc_reg_write_batch", unicorn.uc_reg_write_batch(engine(), batchIds, batchPointers, v.length));
     }
 
     /**
@@ -641,7 +661,10 @@ final class EmulatedVcpu implements HypervisorVcpu {
             return;
         }
         closed = true;
-        unicorn.uc_close(engine);
+        if (engine != null) {
+            unicorn.uc_close(engine);
+            engine = null;
+        }
         callbacks.clear(); // only now may the callbacks go
     }
 
@@ -654,30 +677,30 @@ final class EmulatedVcpu implements HypervisorVcpu {
 
     long register(int id) {
         value.putLongLong(0, 0);
-        check("uc_reg_read", unicorn.uc_reg_read(engine, id, value));
+        check("uc_reg_read", unicorn.uc_reg_read(engine(), id, value));
         return value.getLongLong(0);
     }
 
     void setRegister(int id, long newValue) {
         value.putLongLong(0, newValue);
-        check("uc_reg_write", unicorn.uc_reg_write(engine, id, value));
+        check("uc_reg_write", unicorn.uc_reg_write(engine(), id, value));
     }
 
     private long readMsr(int index) {
         value.putInt(Unicorn.MSR_RID, index);
         value.putLongLong(Unicorn.MSR_VALUE, 0);
-        check("uc_reg_read(MSR)", unicorn.uc_reg_read(engine, Unicorn.X86_REG_MSR, value));
+        check("uc_reg_read(MSR)", unicorn.uc_reg_read(engine(), Unicorn.X86_REG_MSR, value));
         return value.getLongLong(Unicorn.MSR_VALUE);
     }
 
     private void writeMsr(int index, long data) {
         value.putInt(Unicorn.MSR_RID, index);
         value.putLongLong(Unicorn.MSR_VALUE, data);
-        check("uc_reg_write(MSR)", unicorn.uc_reg_write(engine, Unicorn.X86_REG_MSR, value));
+        check("uc_reg_write(MSR)", unicorn.uc_reg_write(engine(), Unicorn.X86_REG_MSR, value));
     }
 
     private KvmDtable readTable(int id) {
-        check("uc_reg_read(table)", unicorn.uc_reg_read(engine, id, value));
+        check("uc_reg_read(table)", unicorn.uc_reg_read(engine(), id, value));
         KvmDtable table = new KvmDtable();
         table.base = value.getLongLong(Unicorn.MMR_BASE);
         table.limit = value.getInt(Unicorn.MMR_LIMIT) & 0xFFFF;
@@ -689,7 +712,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
         value.putLongLong(Unicorn.MMR_BASE, table.base);
         value.putInt(Unicorn.MMR_LIMIT, table.limit);
         value.putInt(Unicorn.MMR_LIMIT + 4, 0);
-        check("uc_reg_write(table)", unicorn.uc_reg_write(engine, id, value));
+        check("uc_reg_write(table)", unicorn.uc_reg_write(engine(), id, value));
     }
 
     private void check(String call, int error) {
