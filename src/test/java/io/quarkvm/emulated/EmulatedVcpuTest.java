@@ -172,6 +172,10 @@ class EmulatedVcpuTest {
         vcpu.close();
     }
 
+    /**
+     * The WRMSR sits in the first block the engine ever runs, translated before the scan found it: it is caught only
+     * because every instruction consults the hook list (EmulatedVcpu.NEVER_EXECUTED).
+     */
     @Test
     void aRefusedWrmsrAndAnUnknownMsrReachTheGuestAsGpThroughItsIdt() {
         vm.enableCap(new KvmEnableCap(KvmCapability.X86_USER_SPACE_MSR, VmFd.MSR_EXIT_REASON_FILTER));
