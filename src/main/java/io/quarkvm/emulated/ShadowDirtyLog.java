@@ -8,6 +8,8 @@ import java.util.BitSet;
  * KVM_GET_DIRTY_LOG for emulated guest RAM, by comparison with a shadow copy of what it held at the last call:
  * no write hook (Java per store would cost far more), no write protection. A page is dirty when its bytes differ
  * from the copy; a page written back to its old contents counts as clean, which is all a migration needs to know.
+ * Unlike KVM's log, which sees only the guest's writes, this one also reports pages the host wrote through its own
+ * mapping: more pages to send, never fewer.
  * Chunks of {@value #CHUNK_PAGES} pages are compared first, so memory that did not change costs one memcmp a chunk.
  */
 final class ShadowDirtyLog implements AutoCloseable {
