@@ -1,10 +1,11 @@
 package io.quarkvm.kvm;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
- * A kernel double: the real KVM underneath (guests really run on /dev/kvm), plus the Hyper-V VP index behaviour
+ * A kernel double: a real hypervisor underneath (guests really run on /dev/kvm, or on the emulated backend), plus the Hyper-V VP index behaviour
  * (HV_X64_MSR_VP_INDEX, 0x40000002) of kernels these machines do not have, so that the VMM's
  * {@code KERNEL_IMPLICIT} and {@code KERNEL_SETTABLE} providers can be tested. The VMM above sees only what it would
  * see of such a kernel: the guest's accesses to the MSR are answered inside {@link Vcpu#run()}, as in-kernel
@@ -49,11 +50,12 @@ public final class HypervKernelDouble implements Hypervisor {
     private static final int HYPERV_CPUID_INTERFACE = 0x40000001;
     private static final int HYPERV_CPUID_SIGNATURE_EAX = 0x31237648;
 
-    private final Kvm kvm;
+    private final Hypervisor kvm;
     private final KernelHyperv mode;
     private final long maxVcpus;
 
-    HypervKernelDouble(Kvm kvm, KernelHyperv mode) {
+    /** A double over any hypervisor that has user-space MSR exits and MSR filters: KVM or the emulated backend. */
+    public HypervKernelDouble(Hypervisor kvm, KernelHyperv mode) {
         if (mode == KernelHyperv.NONE) {
             throw new IllegalArgumentException("the kernel double needs a Hyper-V mode, not " + mode);
         }
@@ -96,7 +98,7 @@ public final class HypervKernelDouble implements Hypervisor {
 
     @Override
     public HypervisorVm createVm() {
-        VmFd vm = kvm.createVm();
+        HypervisorVm vm = kvm.createVm();
         try {
             return new Vm(vm);
         } catch (RuntimeException e) {
@@ -112,19 +114,19 @@ public final class HypervKernelDouble implements Hypervisor {
 
     @Override
     public String toString() {
-        return "Hyper-V kernel double (" + mode + ") over " + Kvm.DEVICE;
+        return "Hyper-V kernel double (" + mode + ") over " + kvm;
     }
 
     /** A real VM whose vCPUs get the kernel's VP index behaviour. */
     private final class Vm implements HypervisorVm {
 
-        private final VmFd vm;
+        private final HypervisorVm vm;
         /** Guarded by this: vCPUs created so far, the next vcpu_idx. */
         private int created;
         private volatile KvmMsrFilter callerFilter = new KvmMsrFilter(false, List.of());
         private volatile long callerExitReasons;
 
-        Vm(VmFd vm) {
+        Vm(HypervisorVm vm) {
             this.vm = vm;
             vm.enableCap(new KvmEnableCap(KvmCapability.X86_USER_SPACE_MSR, VmFd.MSR_EXIT_REASON_FILTER));
             installFilter(callerFilter);
@@ -167,8 +169,13 @@ public final class HypervKernelDouble implements Hypervisor {
         }
 
         @Override
+        public BitSet getDirtyLog(int slot) {
+            return vm.getDirtyLog(slot);
+        }
+
+        @Override
         public synchronized HypervisorVcpu createVcpu(int apicId) {
-            VcpuFd vcpu = vm.createVcpu(apicId); // KVM serializes KVM_CREATE_VCPU too (kvm->lock)
+            HypervisorVcpu vcpu = vm.createVcpu(apicId); // KVM serializes KVM_CREATE_VCPU too (kvm->lock)
             return new Vcpu(this, vcpu, created++);
         }
 
@@ -191,14 +198,14 @@ public final class HypervKernelDouble implements Hypervisor {
     private final class Vcpu implements HypervisorVcpu {
 
         private final Vm vm;
-        private final VcpuFd vcpu;
+        private final HypervisorVcpu vcpu;
         private final int vcpuIdx;
         /** The VP index: vcpu_idx until the host sets it (SETTABLE only). Read by the vCPU's own thread. */
         private long vpIndex;
         /** KVM_SET_CPUID2 gave it the "Hv#1" signature (vcpu->arch.hyperv_enabled). */
         private boolean hypervEnabled;
 
-        Vcpu(Vm vm, VcpuFd vcpu, int vcpuIdx) {
+        Vcpu(Vm vm, HypervisorVcpu vcpu, int vcpuIdx) {
             this.vm = vm;
             this.vcpu = vcpu;
             this.vcpuIdx = vcpuIdx;

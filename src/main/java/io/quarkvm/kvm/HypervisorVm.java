@@ -1,6 +1,11 @@
 package io.quarkvm.kvm;
 
-/** A VM of a {@link Hypervisor}: memory slots, VM capabilities, MSR filter, vCPUs. Implemented by {@link VmFd}. */
+import java.util.BitSet;
+
+/**
+ * A VM of a {@link Hypervisor}: memory slots, VM capabilities, MSR filter, vCPUs, dirty logs. Implemented by
+ * {@link VmFd} and by the emulated backend's VM.
+ */
 public interface HypervisorVm extends AutoCloseable {
 
     /** KVM_SET_USER_MEMORY_REGION */
@@ -17,6 +22,15 @@ public interface HypervisorVm extends AutoCloseable {
      * created (vcpu_idx); call it from the thread that will run the vCPU.
      */
     HypervisorVcpu createVcpu(int apicId);
+
+    /**
+     * KVM_GET_DIRTY_LOG: the pages (numbered from the slot's start, 4 KiB each) the guest wrote since the previous
+     * call, or since the slot was set with {@link KvmUserspaceMemoryRegion#LOG_DIRTY_PAGES}; each call starts a new
+     * interval.
+     *
+     * @throws IllegalArgumentException the slot does not exist or does not log dirty pages (KVM: ENOENT)
+     */
+    BitSet getDirtyLog(int slot);
 
     @Override
     void close();

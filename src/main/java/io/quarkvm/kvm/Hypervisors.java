@@ -1,6 +1,6 @@
 package io.quarkvm.kvm;
 
-/** Opens the hypervisor a node runs VMs on: the real KVM, or the real KVM behind a kernel double. */
+/** Opens the hypervisor a node runs VMs on: the real KVM, or a hypervisor behind a kernel double. */
 public final class Hypervisors {
 
     private Hypervisors() {
@@ -15,14 +15,21 @@ public final class Hypervisors {
      * @throws IllegalStateException the device is not KVM API 12, or lacks what the double needs underneath
      */
     public static Hypervisor open(String device, KernelHyperv mode) {
-        Kvm kvm = Kvm.open(device);
+        return withKernel(Kvm.open(device), mode);
+    }
+
+    /**
+     * {@code hypervisor} itself for {@link KernelHyperv#NONE}, otherwise a {@link HypervKernelDouble} over it (closed
+     * with it); closes {@code hypervisor} when the double cannot be built.
+     */
+    public static Hypervisor withKernel(Hypervisor hypervisor, KernelHyperv mode) {
         if (mode == KernelHyperv.NONE) {
-            return kvm;
+            return hypervisor;
         }
         try {
-            return new HypervKernelDouble(kvm, mode);
+            return new HypervKernelDouble(hypervisor, mode);
         } catch (RuntimeException e) {
-            kvm.close();
+            hypervisor.close();
             throw e;
         }
     }

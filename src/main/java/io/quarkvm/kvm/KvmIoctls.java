@@ -37,6 +37,8 @@ public final class KvmIoctls {
     public static final long KVM_CREATE_VCPU = io(0x41);
     /** _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region) */
     public static final long KVM_SET_USER_MEMORY_REGION = iow(0x46, KvmUserspaceMemoryRegion.SIZE);
+    /** _IOW(KVMIO, 0x42, struct kvm_dirty_log) */
+    public static final long KVM_GET_DIRTY_LOG = iow(0x42, KvmDirtyLog.SIZE);
     /** _IOW(KVMIO, 0xa3, struct kvm_enable_cap) */
     public static final long KVM_ENABLE_CAP = iow(0xa3, KvmEnableCap.SIZE);
     /** _IOW(KVMIO, 0xc6, struct kvm_msr_filter) */
@@ -80,6 +82,7 @@ public final class KvmIoctls {
         all.put("KVM_GET_SUPPORTED_CPUID", KVM_GET_SUPPORTED_CPUID);
         all.put("KVM_CREATE_VCPU", KVM_CREATE_VCPU);
         all.put("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION);
+        all.put("KVM_GET_DIRTY_LOG", KVM_GET_DIRTY_LOG);
         all.put("KVM_ENABLE_CAP", KVM_ENABLE_CAP);
         all.put("KVM_X86_SET_MSR_FILTER", KVM_X86_SET_MSR_FILTER);
         all.put("KVM_RUN", KVM_RUN);

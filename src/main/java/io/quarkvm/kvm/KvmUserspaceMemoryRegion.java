@@ -9,6 +9,9 @@ import jnr.ffi.Pointer;
 public record KvmUserspaceMemoryRegion(int slot, int flags, long guestPhysicalAddress, long memorySize,
                                        long userspaceAddress) {
 
+    /** KVM_MEM_LOG_DIRTY_PAGES (linux/kvm.h): keep a dirty log of the slot for KVM_GET_DIRTY_LOG. */
+    public static final int LOG_DIRTY_PAGES = 1;
+
     public static final int SIZE = 32;
     private static final int SLOT = 0;
     private static final int FLAGS = 4;

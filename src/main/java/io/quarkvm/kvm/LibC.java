@@ -10,7 +10,7 @@ import jnr.ffi.types.size_t;
 import jnr.ffi.types.u_int64_t;
 
 /**
- * The few libc functions the KVM bindings need. errno is saved by jnr-ffi after every call and must be read with
+ * The few libc functions the KVM bindings and the emulated backend need. errno is saved by jnr-ffi after every call and must be read with
  * {@link #lastErrno()} on the same thread, right after the call (nothing here is {@code @IgnoreError}).
  */
 public interface LibC {
@@ -60,6 +60,12 @@ public interface LibC {
     long mmap(Pointer addressHint, @size_t long length, int protection, int flags, int fd, @off_t long offset);
 
     int munmap(@u_int64_t long address, @size_t long length);
+
+    /** {@code memcmp} of two native regions given by address. */
+    int memcmp(@u_int64_t long first, @u_int64_t long second, @size_t long length);
+
+    /** {@code memcpy} between native regions given by address; returns {@code destination}. */
+    @u_int64_t long memcpy(@u_int64_t long destination, @u_int64_t long source, @size_t long length);
 
     /** {@code syscall(SYS_gettid)}. */
     @Variadic(fixedCount = 1)

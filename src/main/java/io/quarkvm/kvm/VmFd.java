@@ -1,7 +1,10 @@
 package io.quarkvm.kvm;
 
 import java.lang.ref.Reference;
+import java.util.BitSet;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import jnr.ffi.Pointer;
 
 /** A VM file descriptor, created by {@link Kvm#createVm}: memory slots, VM capabilities, MSR filter, vCPUs. */
@@ -15,6 +18,8 @@ public final class VmFd extends FdHandle implements HypervisorVm {
     public static final long MSR_EXIT_REASON_FILTER = 1 << 2;
 
     private final int vcpuMmapSize;
+    /** Slots with KVM_MEM_LOG_DIRTY_PAGES and their sizes: KVM_GET_DIRTY_LOG needs a bitmap that fits. */
+    private final Map<Integer, Long> slotSizes = new ConcurrentHashMap<>();
 
     VmFd(int fd, int vcpuMmapSize) {
         super(fd);
@@ -30,6 +35,11 @@ public final class VmFd extends FdHandle implements HypervisorVm {
     @Override
     public void setUserMemoryRegion(KvmUserspaceMemoryRegion region) {
         ioctl("KVM_SET_USER_MEMORY_REGION", KvmIoctls.KVM_SET_USER_MEMORY_REGION, region.toNative());
+        if ((region.flags() & KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES) != 0) {
+            slotSizes.put(region.slot(), region.memorySize());
+        } else {
+            slotSizes.remove(region.slot());
+        }
     }
 
     /** KVM_ENABLE_CAP on the VM. */
@@ -45,6 +55,22 @@ public final class VmFd extends FdHandle implements HypervisorVm {
         ioctl("KVM_X86_SET_MSR_FILTER", KvmIoctls.KVM_X86_SET_MSR_FILTER, memory.get(0));
         // The range bitmaps must stay reachable until the ioctl has copied them.
         Reference.reachabilityFence(memory);
+    }
+
+    /** KVM_GET_DIRTY_LOG into a bitmap sized for the slot (the caller says how big the slot is). */
+    @Override
+    public BitSet getDirtyLog(int slot) {
+        Long size = slotSizes.get(slot);
+        if (size == null) {
+            throw new IllegalArgumentException("memory slot " + slot + " was not set with KVM_MEM_LOG_DIRTY_PAGES");
+        }
+        long pages = size / KvmDirtyLog.PAGE_SIZE;
+        Pointer bitmap = Posix.allocate((int) ((pages + 63) / 64 * 8));
+        ioctl("KVM_GET_DIRTY_LOG", KvmIoctls.KVM_GET_DIRTY_LOG, KvmDirtyLog.toNative(slot, bitmap));
+        long[] words = new long[(int) ((pages + 63) / 64)];
+        bitmap.get(0, words, 0, words.length);
+        Reference.reachabilityFence(bitmap);
+        return BitSet.valueOf(words);
     }
 
     /**

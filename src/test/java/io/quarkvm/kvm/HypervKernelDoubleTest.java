@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quarkvm.emulated.TestHypervisors;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The double's host-side behaviour, on real /dev/kvm (the guest side is tested by the VMM's KernelVpIndexTest). */
+/**
+ * The double's host-side behaviour over KVM, or over the emulated backend where /dev/kvm is missing (the guest side is
+ * tested by the VMM's KernelVpIndexTest).
+ */
 class HypervKernelDoubleTest {
 
     private static final int VP_INDEX = HypervKernelDouble.HV_X64_MSR_VP_INDEX;
@@ -22,8 +26,8 @@ class HypervKernelDoubleTest {
 
     @Test
     void implicitReportsHypervWithoutVpIndexAndAnswersTheCreationOrder() {
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(KernelHyperv.IMPLICIT);
-             Kvm real = KvmAvailability.openOrSkip()) {
+        try (Hypervisor hypervisor = TestHypervisors.open(KernelHyperv.IMPLICIT);
+             Hypervisor real = TestHypervisors.open()) {
             assertEquals(1, hypervisor.checkExtension(KvmCapability.HYPERV));
             assertEquals(0, hypervisor.checkExtension(KvmCapability.HYPERV_VP_INDEX));
             assertEquals(real.checkExtension(KvmCapability.MAX_VCPUS), hypervisor.checkExtension(KvmCapability.MAX_VCPUS));
@@ -45,7 +49,7 @@ class HypervKernelDoubleTest {
 
     @Test
     void settableTakesValuesBelowKvmMaxVcpusAndRefusesTheRest() {
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(KernelHyperv.SETTABLE)) {
+        try (Hypervisor hypervisor = TestHypervisors.open(KernelHyperv.SETTABLE)) {
             assertEquals(1, hypervisor.checkExtension(KvmCapability.HYPERV));
             assertEquals(1, hypervisor.checkExtension(KvmCapability.HYPERV_VP_INDEX));
             int maxVcpus = hypervisor.checkExtension(KvmCapability.MAX_VCPUS);

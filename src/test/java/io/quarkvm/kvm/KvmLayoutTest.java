@@ -25,7 +25,7 @@ class KvmLayoutTest {
             KvmRun.LAYOUT, KvmRegs.LAYOUT, KvmSegment.LAYOUT, KvmDtable.LAYOUT, KvmSregs.LAYOUT,
             KvmMsrs.LAYOUT, KvmMsrs.ENTRY_LAYOUT, KvmCpuid2.LAYOUT, KvmCpuid2.ENTRY_LAYOUT,
             KvmUserspaceMemoryRegion.LAYOUT, KvmEnableCap.LAYOUT, KvmMsrFilter.LAYOUT, KvmMsrFilter.RANGE_LAYOUT,
-            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT);
+            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT, KvmDirtyLog.LAYOUT);
 
     @Test
     void javaLayoutsAndNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
@@ -66,6 +66,8 @@ class KvmLayoutTest {
                 "KVM_EXIT_SHUTDOWN", (long) KvmRun.EXIT_SHUTDOWN, "KVM_EXIT_FAIL_ENTRY", (long) KvmRun.EXIT_FAIL_ENTRY,
                 "KVM_EXIT_INTR", (long) KvmRun.EXIT_INTR, "KVM_EXIT_INTERNAL_ERROR", (long) KvmRun.EXIT_INTERNAL_ERROR,
                 "KVM_EXIT_X86_RDMSR", (long) KvmRun.EXIT_X86_RDMSR, "KVM_EXIT_X86_WRMSR", (long) KvmRun.EXIT_X86_WRMSR));
+        expected.put("KVM_MEM_LOG_DIRTY_PAGES", (long) KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES);
+        print(c, "KVM_MEM_LOG_DIRTY_PAGES", "KVM_MEM_LOG_DIRTY_PAGES");
         for (String constant : List.of("KVM_MSR_EXIT_REASON_FILTER", "KVM_MSR_EXIT_REASON_UNKNOWN",
                 "KVM_MSR_EXIT_REASON_INVAL", "KVM_MSR_FILTER_READ", "KVM_MSR_FILTER_WRITE", "KVM_MSR_FILTER_MAX_RANGES",
                 "KVM_MP_STATE_RUNNABLE", "KVM_MP_STATE_UNINITIALIZED", "KVM_MP_STATE_INIT_RECEIVED", "KVM_MP_STATE_HALTED",

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.emulated.TestHypervisors;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.List;
@@ -23,7 +23,7 @@ class IdleProbeTest {
 
     @Test
     void anIdleFourVcpuVmCostsLittleHostCpu() throws Exception {
-        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+        try (Hypervisor kvm = TestHypervisors.open()) {
             Topology four = new Topology(1, 1, 2, 2);
             ProbeReports reports = new ProbeReports(4);
             VmSpec spec = VmSpec.probe(8, four, VirtualMachineIdentityTest.boot(four, VpIndexPolicy.SLOT_INDEX, 4),
@@ -54,7 +54,7 @@ class IdleProbeTest {
 
     @Test
     void everyVcpuOfA64VcpuVmReportsQuickly() throws Exception {
-        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+        try (Hypervisor kvm = TestHypervisors.open()) {
             Topology sixtyFour = new Topology(2, 1, 16, 2);
             for (int run = 0; run < 3; run++) {
                 ProbeReports reports = new ProbeReports(64);

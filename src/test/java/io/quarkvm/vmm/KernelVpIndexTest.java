@@ -12,7 +12,7 @@ import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.HypervisorVcpu;
 import io.quarkvm.kvm.HypervisorVm;
 import io.quarkvm.kvm.KernelHyperv;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.emulated.TestHypervisors;
 import io.quarkvm.kvm.MsrEntry;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
@@ -102,7 +102,7 @@ class KernelVpIndexTest {
                                  List<VcpuIdentity> plugged, List<VcpuIdentity> hotplugged) throws Exception {
         ProbeReports reports = new ProbeReports(plugged.size() + hotplugged.size());
         VmSpec spec = VmSpec.probe(16, topology, plugged, true, mode.provider).withKnownVcpus(known, policy);
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(mode.kernel);
+        try (Hypervisor hypervisor = TestHypervisors.open(mode.kernel);
              VirtualMachine vm = VirtualMachine.start(hypervisor, spec, reports)) {
             for (VcpuIdentity identity : hotplugged) {
                 vm.hotplug(identity);
@@ -154,7 +154,7 @@ class KernelVpIndexTest {
         List<VcpuIdentity> identities = VirtualMachineIdentityTest.boot(HOLEY, VpIndexPolicy.APIC_ID, 4);
         VmSpec spec = VmSpec.probe(16, HOLEY, identities, true, VpIndexProvider.KERNEL_IMPLICIT)
                 .withKnownVcpus(identities, VpIndexPolicy.APIC_ID);
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(KernelHyperv.IMPLICIT)) {
+        try (Hypervisor hypervisor = TestHypervisors.open(KernelHyperv.IMPLICIT)) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                     () -> VirtualMachine.start(hypervisor, spec, VmListener.NONE));
             System.out.println("refused: " + refused.getMessage());
@@ -174,7 +174,7 @@ class KernelVpIndexTest {
     void implicitRefusesAHotPlugWhoseVpIndexWasGivenAway() throws Exception {
         List<VcpuIdentity> identities = assign(HOLEY, VpIndexPolicy.CPU_INDEX, 0, 1, 2);
         VmSpec spec = VmSpec.probe(16, HOLEY, identities.subList(0, 2), true, VpIndexProvider.KERNEL_IMPLICIT);
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(KernelHyperv.IMPLICIT);
+        try (Hypervisor hypervisor = TestHypervisors.open(KernelHyperv.IMPLICIT);
              VirtualMachine vm = VirtualMachine.start(hypervisor, spec, VmListener.NONE)) {
             // Slot 5 with VP index 3: VP index 2 has no identity, so no filler can be created for it.
             VcpuIdentity skipping = new VcpuIdentity(HOLEY.slotAt(5), 3, HOLEY.apicIdOf(HOLEY.slotAt(5)), 3);
@@ -192,7 +192,7 @@ class KernelVpIndexTest {
     void settableRefusesAVpIndexAtOrAboveKvmMaxVcpus() {
         VcpuIdentity tooLarge = new VcpuIdentity(HOLEY.slotAt(0), 0, 0, 5000);
         VmSpec spec = VmSpec.probe(16, HOLEY, List.of(tooLarge), true, VpIndexProvider.KERNEL_SETTABLE);
-        try (Hypervisor hypervisor = KvmAvailability.openOrSkip(KernelHyperv.SETTABLE)) {
+        try (Hypervisor hypervisor = TestHypervisors.open(KernelHyperv.SETTABLE)) {
             IdentityMismatchException refused = assertThrows(IdentityMismatchException.class,
                     () -> VirtualMachine.start(hypervisor, spec, VmListener.NONE));
             System.out.println("refused: " + refused.getMessage());
@@ -205,7 +205,7 @@ class KernelVpIndexTest {
     void aReadBackThatDiffersAbortsTheStart(Mode mode) {
         List<VcpuIdentity> identities = VirtualMachineIdentityTest.boot(DENSE, VpIndexPolicy.SLOT_INDEX, 4);
         VmSpec spec = VmSpec.probe(16, DENSE, identities, true, mode.provider);
-        try (Hypervisor real = KvmAvailability.openOrSkip(mode.kernel)) {
+        try (Hypervisor real = TestHypervisors.open(mode.kernel)) {
             // A kernel whose VP index of the third vCPU created reads back one higher than it should.
             Hypervisor lying = lyingAbout(real, 2);
             IdentityMismatchException refused = assertThrows(IdentityMismatchException.class,

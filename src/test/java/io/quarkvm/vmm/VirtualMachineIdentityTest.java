@@ -8,8 +8,8 @@ import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.emulated.TestHypervisors;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,11 +21,11 @@ class VirtualMachineIdentityTest {
     /** 2 sockets × 3 cores × 2 threads: APIC IDs 0-5 and 8-13. */
     static final Topology HOLEY = new Topology(2, 1, 3, 2);
 
-    private static Kvm kvm;
+    private static Hypervisor kvm;
 
     @BeforeAll
     static void openKvm() {
-        kvm = KvmAvailability.sharedOrSkip();
+        kvm = TestHypervisors.shared();
     }
 
 

@@ -8,8 +8,8 @@ import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.emulated.TestHypervisors;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,11 +19,11 @@ import org.junit.jupiter.api.Test;
 class VirtualMachineLifecycleTest {
 
     private static final Topology FOUR = new Topology(1, 1, 2, 2);
-    private static Kvm kvm;
+    private static Hypervisor kvm;
 
     @BeforeAll
     static void openKvm() {
-        kvm = KvmAvailability.sharedOrSkip();
+        kvm = TestHypervisors.shared();
     }
 
 

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.kvm.Kvm;
-import io.quarkvm.kvm.KvmAvailability;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.emulated.TestHypervisors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +26,7 @@ class VirtualMachineTimingTest {
      */
     @Test
     void startUntilEveryVcpuReportedAndStopLatency() throws Exception {
-        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+        try (Hypervisor kvm = TestHypervisors.open()) {
             measure(kvm, new Topology(1, 1, 1, 1)); // warm-up: class loading, JIT
             for (Topology topology : List.of(new Topology(1, 1, 1, 1), new Topology(1, 1, 2, 2),
                     new Topology(2, 1, 16, 2))) {
@@ -49,7 +49,7 @@ class VirtualMachineTimingTest {
     }
 
     /** Returns {start() µs, start until all reported µs, stop µs}. */
-    private static long[] measure(Kvm kvm, Topology topology) throws Exception {
+    private static long[] measure(Hypervisor kvm, Topology topology) throws Exception {
         int vcpus = topology.maxVcpus();
         VmSpec spec = VmSpec.probe(16, topology, VirtualMachineIdentityTest.boot(topology, VpIndexPolicy.SLOT_INDEX,
                 vcpus), true, VpIndexProvider.USERSPACE_MSR);
@@ -67,7 +67,7 @@ class VirtualMachineTimingTest {
     @Test
     void nativeMemoryPerRunningVm() throws Exception {
         int count = 20;
-        try (Kvm kvm = KvmAvailability.openOrSkip()) {
+        try (Hypervisor kvm = TestHypervisors.open()) {
             Topology four = new Topology(1, 1, 2, 2);
             VmSpec spec = VmSpec.probe(64, four, VirtualMachineIdentityTest.boot(four, VpIndexPolicy.SLOT_INDEX, 4),
                     true, VpIndexProvider.USERSPACE_MSR);

@@ -1,0 +1,175 @@
+package io.quarkvm.emulated;
+
+import io.quarkvm.kvm.CpuidEntry;
+import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.kvm.HypervisorVm;
+import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.KvmCapability;
+import io.quarkvm.kvm.NativeMapping;
+import io.quarkvm.kvm.Posix;
+import java.util.ArrayList;
+import java.util.List;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
+import jnr.ffi.byref.PointerByReference;
+
+/**
+ * The {@code EMULATED} backend: KVM's contract, as the VMM uses it, carried out by the Unicorn CPU emulator (one
+ * engine per vCPU, each on its vCPU's thread, all over the same guest RAM). For nodes without /dev/kvm,
+ * development and CI; no APIC, no interrupt delivery, so no real operating system boots on it. Measured facts
+ * behind the design: ../shared/design/EMULATION.md.
+ */
+public final class EmulatedHypervisor implements Hypervisor {
+
+    /** The shared library, loaded at run time (never bundled: GPL-2.0). */
+    public static final String LIBRARY = "libunicorn.so.2";
+    /** The Debian package that provides it. */
+    public static final String DEBIAN_PACKAGE = "libunicorn2";
+    /** The CPUID leaves below 0x80000000 whose sub-leaf selects the answer (ECX matters). */
+    private static final List<Integer> INDEXED_LEAVES = List.of(0x4, 0x7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x1F);
+    private static final int EXTENDED_LEAVES = 0x80000000;
+    /** What the emulated backend accepts as vcpu_id, as KVM_CAP_MAX_VCPU_ID would say. */
+    static final int MAX_VCPU_ID = 4096;
+    /** vCPUs per VM, as KVM_CAP_MAX_VCPUS would say; the guest layout holds 1024. */
+    static final int MAX_VCPUS = 1024;
+
+    private final Unicorn unicorn;
+    private final List<CpuidEntry> supportedCpuid;
+
+    private EmulatedHypervisor(Unicorn unicorn) {
+        this.unicorn = unicorn;
+        this.supportedCpuid = List.copyOf(measureCpuid(unicorn));
+    }
+
+    /**
+     * Loads libunicorn.so.2 and checks it is Unicorn 2.
+     *
+     * @throws IllegalStateException the library cannot be loaded (the message names it and its Debian package)
+     */
+    public static EmulatedHypervisor open() {
+        return new EmulatedHypervisor(Library.get());
+    }
+
+    /** Loaded once per JVM: dlopen keeps the library anyway. */
+    private static final class Library {
+        private static Unicorn loaded;
+
+        static synchronized Unicorn get() {
+            if (loaded == null) {
+                loaded = load(LIBRARY);
+            }
+            return loaded;
+        }
+    }
+
+    /** Binds {@code library} and checks it is Unicorn 2; the failure says what to install. */
+    static Unicorn load(String library) {
+        Unicorn unicorn;
+        try {
+            unicorn = LibraryLoader.create(Unicorn.class).failImmediately().load(library);
+        } catch (LinkageError | RuntimeException e) {
+            throw new IllegalStateException("the emulated backend needs " + LIBRARY + " (Debian package "
+                    + DEBIAN_PACKAGE + ": apt-get install " + DEBIAN_PACKAGE + "), which cannot be loaded: "
+                    + e.getMessage(), e);
+        }
+        int major = unicorn.uc_version(null, null) >>> 24;
+        if (major != 2) {
+            throw new IllegalStateException(library + " is Unicorn " + major + ", the emulated backend needs "
+                    + LIBRARY + " (Unicorn 2, Debian package " + DEBIAN_PACKAGE + ")");
+        }
+        return unicorn;
+    }
+
+    /** KVM_GET_API_VERSION: the contract this backend keeps is KVM's. */
+    @Override
+    public int apiVersion() {
+        return Kvm.API_VERSION;
+    }
+
+    /**
+     * What KVM_CHECK_EXTENSION would answer for this backend: user-space MSR exits and MSR filters (every RDMSR and
+     * WRMSR is seen by the backend), immediate exit; no in-kernel Hyper-V.
+     */
+    @Override
+    public int checkExtension(KvmCapability capability) {
+        return switch (capability) {
+            case NR_VCPUS, MAX_VCPUS -> MAX_VCPUS;
+            case MAX_VCPU_ID -> MAX_VCPU_ID;
+            case IMMEDIATE_EXIT, X86_USER_SPACE_MSR, X86_MSR_FILTER -> 1;
+            case HYPERV, HYPERV_VP_INDEX -> 0;
+        };
+    }
+
+    /** KVM_GET_SUPPORTED_CPUID: what the emulated CPU itself answers, leaf by leaf (measured at open). */
+    @Override
+    public List<CpuidEntry> supportedCpuid() {
+        return supportedCpuid;
+    }
+
+    @Override
+    public HypervisorVm createVm() {
+        return new EmulatedVm(unicorn);
+    }
+
+    @Override
+    public void close() {
+        // Nothing to release: engines belong to vCPUs, and the library stays loaded.
+    }
+
+    @Override
+    public String toString() {
+        return "emulated (Unicorn " + (unicorn.uc_version(null, null) >>> 24) + ", " + LIBRARY + ")";
+    }
+
+    /** Runs CPUID in a scratch engine for every leaf the emulated CPU reports. */
+    private static List<CpuidEntry> measureCpuid(Unicorn unicorn) {
+        PointerByReference handle = new PointerByReference();
+        check(unicorn, "uc_open", unicorn.uc_open(Unicorn.ARCH_X86, Unicorn.MODE_64, handle));
+        Pointer engine = handle.getValue();
+        try (NativeMapping page = NativeMapping.anonymous(4096)) {
+            page.pointer().putByte(0, (byte) 0x0F); // CPUID = 0F A2
+            page.pointer().putByte(1, (byte) 0xA2);
+            check(unicorn, "uc_mem_map_ptr", unicorn.uc_mem_map_ptr(engine, 0, 4096, Unicorn.PROT_ALL, page.address()));
+            Pointer value = Posix.allocate(8);
+            List<CpuidEntry> entries = new ArrayList<>();
+            for (int base : new int[] {0, EXTENDED_LEAVES}) {
+                int max = cpuid(unicorn, engine, value, base, 0)[0];
+                for (int leaf = base; Integer.compareUnsigned(leaf, max) <= 0; leaf++) {
+                    int[] r = cpuid(unicorn, engine, value, leaf, 0);
+                    boolean indexed = INDEXED_LEAVES.contains(leaf);
+                    entries.add(new CpuidEntry(leaf, 0, indexed ? CpuidEntry.FLAG_SIGNIFICANT_INDEX : 0,
+                            r[0], r[1], r[2], r[3]));
+                    for (int index = 1; leaf == 0x4 && (r[0] & 0x1F) != 0; index++) { // caches until "no more"
+                        r = cpuid(unicorn, engine, value, leaf, index);
+                        entries.add(new CpuidEntry(leaf, index, CpuidEntry.FLAG_SIGNIFICANT_INDEX,
+                                r[0], r[1], r[2], r[3]));
+                    }
+                }
+            }
+            return entries;
+        } finally {
+            unicorn.uc_close(engine);
+        }
+    }
+
+    private static int[] cpuid(Unicorn unicorn, Pointer engine, Pointer value, int leaf, int index) {
+        value.putLongLong(0, Integer.toUnsignedLong(leaf));
+        unicorn.uc_reg_write(engine, Unicorn.X86_REG_RAX, value);
+        value.putLongLong(0, index);
+        unicorn.uc_reg_write(engine, Unicorn.X86_REG_RCX, value);
+        check(unicorn, "uc_emu_start(CPUID)", unicorn.uc_emu_start(engine, 0, -1L, 0, 1));
+        int[] registers = new int[4];
+        int[] ids = {Unicorn.X86_REG_RAX, Unicorn.X86_REG_RBX, Unicorn.X86_REG_RCX, Unicorn.X86_REG_RDX};
+        for (int i = 0; i < 4; i++) {
+            unicorn.uc_reg_read(engine, ids[i], value);
+            registers[i] = (int) value.getLongLong(0);
+        }
+        return registers;
+    }
+
+    static void check(Unicorn unicorn, String call, int error) {
+        if (error != Unicorn.ERR_OK) {
+            throw new UnicornException(unicorn, call, error);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.quarkvm.emulated;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quarkvm.kvm.CpuidEntry;
+import io.quarkvm.kvm.Kvm;
+import io.quarkvm.kvm.KvmCapability;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** What the emulated hypervisor reports of itself, and what it says when the library is missing. */
+class EmulatedHypervisorTest {
+
+    @Test
+    void aMissingLibraryIsNamedWithTheDebianPackageThatProvidesIt() {
+        IllegalStateException missing = assertThrows(IllegalStateException.class,
+                () -> EmulatedHypervisor.load("libunicorn-absent.so.2"));
+        assertTrue(missing.getMessage().contains("libunicorn.so.2"), missing.getMessage());
+        assertTrue(missing.getMessage().contains("apt-get install libunicorn2"), missing.getMessage());
+    }
+
+    @Test
+    void itReportsUserSpaceMsrExitsAndNoInKernelHypervAndTheEmulatedCpusOwnCpuid() {
+        try (EmulatedHypervisor hypervisor = TestHypervisors.emulatedOrSkip()) {
+            assertEquals(Kvm.API_VERSION, hypervisor.apiVersion());
+            assertEquals(1, hypervisor.checkExtension(KvmCapability.X86_USER_SPACE_MSR));
+            assertEquals(1, hypervisor.checkExtension(KvmCapability.X86_MSR_FILTER));
+            assertEquals(0, hypervisor.checkExtension(KvmCapability.HYPERV_VP_INDEX));
+            List<CpuidEntry> cpuid = hypervisor.supportedCpuid();
+            CpuidEntry leaf0 = cpuid.stream().filter(e -> e.function() == 0).findFirst().orElseThrow();
+            assertTrue(leaf0.eax() >= 1, "leaf 0 reports the highest basic leaf: " + leaf0);
+            assertTrue(cpuid.stream().anyMatch(e -> e.function() == 1), "leaf 1 is there");
+            assertTrue(cpuid.stream().anyMatch(e -> e.function() == 0x80000001), "extended leaves are there");
+            long longMode = cpuid.stream().filter(e -> e.function() == 0x80000001).findFirst().orElseThrow().edx()
+                    & 1L << 29;
+            assertEquals(1L << 29, longMode, "the emulated CPU has long mode");
+        }
+    }
+}
