@@ -23,7 +23,7 @@ import java.util.Map;
 @Tag(name = ApiDocumentation.NODES)
 public class NodeResource {
 
-    public record NodeView(String name, String url, String provider, NodeCapabilities capabilities, boolean canRunVms,
+    public record NodeView(String name, String url, String hypervisor, String provider, NodeCapabilities capabilities, boolean canRunVms,
                            String reason, Instant lastHeartbeat, boolean live, long vmCount) {
     }
 
@@ -43,7 +43,7 @@ public class NodeResource {
     public NodesView list() {
         return QuarkusTransaction.requiringNew().call(() -> {
             Map<String, Long> vmCounts = nodes.vmCounts();
-            return new NodesView(nodes.all().stream().map(node -> new NodeView(node.name, node.url, node.provider,
+            return new NodesView(nodes.all().stream().map(node -> new NodeView(node.name, node.url, node.hypervisor, node.provider,
                     nodes.capabilities(node), node.canRunVms, node.reason, node.lastHeartbeat, nodes.isLive(node),
                     vmCounts.getOrDefault(node.name, 0L))).toList());
         });

@@ -29,6 +29,13 @@ public interface QuarkvmConfig {
         /** How other nodes reach this one; defaults to http://<host name>:<http port>. */
         Optional<String> url();
 
+        /**
+         * The backend this node runs guests on: {@code auto} (KVM when the KVM device opens, else the software
+         * emulator when libunicorn.so.2 loads), {@code kvm} or {@code emulated}; a node with none runs no VM and says why.
+         */
+        @WithDefault("auto")
+        HypervisorChoice hypervisor();
+
         /** The KVM device to open; a path that does not exist makes a node that runs no VM (and says why). */
         @WithDefault("/dev/kvm")
         String kvmDevice();

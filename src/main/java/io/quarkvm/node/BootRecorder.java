@@ -1,6 +1,7 @@
 package io.quarkvm.node;
 
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkvm.domain.HypervisorKind;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.persistence.GuestBootEntity;
@@ -20,13 +21,15 @@ public class BootRecorder {
 
     /** Opens a new boot with a row per vCPU about to run; returns its id. */
     /** Joins the caller's transaction when there is one (the reconciler records STARTING in the same one). */
-    public long openBoot(UUID vmId, String node, VpIndexProvider provider, List<VcpuIdentity> vcpus) {
+    public long openBoot(UUID vmId, String node, HypervisorKind hypervisor, VpIndexProvider provider,
+                         List<VcpuIdentity> vcpus) {
         return QuarkusTransaction.joiningExisting().call(() -> {
             GuestBootEntity boot = new GuestBootEntity();
             boot.vmId = vmId;
             boot.boot = GuestBootEntity.nextBootNumber(vmId);
             boot.node = node;
             boot.provider = provider.name();
+            boot.hypervisor = hypervisor.name();
             boot.startedAt = Instant.now();
             vcpus.forEach(identity -> boot.vcpus.add(observationRow(boot, identity)));
             boot.persist();

@@ -7,13 +7,14 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.quarkvm.config.QuarkvmConfig;
+import io.quarkvm.domain.HypervisorKind;
 import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.Hypervisors;
-import io.quarkvm.kvm.KvmException;
+import io.quarkvm.kvm.KernelHyperv;
 import io.quarkvm.persistence.NodeEntity;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -42,6 +43,7 @@ public class LocalNode {
 
     private static final Logger LOG = Logger.getLogger(LocalNode.class);
     private static final int NAME_LOCK_CHECK_SECONDS = 2;
+    private static final String EMULATOR_LIBRARY = "libunicorn.so.2 (Debian package libunicorn2)";
 
     private final QuarkvmConfig config;
     private final ObjectMapper json;
@@ -53,6 +55,7 @@ public class LocalNode {
     private String reason;
     private ScheduledExecutorService heartbeat;
     private Hypervisor hypervisor;
+    private HypervisorKind hypervisorKind = HypervisorKind.NONE;
     private Connection nameLock;
     private volatile boolean nameTakenByAnother;
 
@@ -71,12 +74,13 @@ public class LocalNode {
         claimName();
         url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
         String device = config.node().kvmDevice();
-        try {
-            hypervisor = Hypervisors.open(device, config.node().kernelHyperv());
-            probe = HostProbe.probe(hypervisor);
-        } catch (KvmException | IllegalStateException e) {
-            probe = HostProbe.unusable("cannot use " + device + ": " + e.getMessage());
-        }
+        KernelHyperv kernelHyperv = config.node().kernelHyperv();
+        HostHypervisor.Opened opened = HostHypervisor.open(config.node().hypervisor(),
+                new HostHypervisor.Backend(HypervisorKind.KVM, device, () -> Hypervisors.open(device, kernelHyperv)),
+                new HostHypervisor.Backend(HypervisorKind.EMULATED, EMULATOR_LIBRARY,
+                        () -> { throw new IllegalStateException("TODO-EMU"); }));
+        hypervisor = opened.hypervisor();
+        probe = hypervisor == null ? HostProbe.unusable(opened.reason()) : HostProbe.probe(hypervisor);
         try {
             provider = VpIndexProviders.forNode(probe.capabilities(), config.node().forceProvider());
             reason = probe.reason();
@@ -88,7 +92,9 @@ public class LocalNode {
             hypervisor.close();
             hypervisor = null;
         }
-        LOG.infof("node %s: provider %s, capabilities %s%s", name, provider, probe.capabilities(),
+        hypervisorKind = canRunVms() ? opened.kind() : HypervisorKind.NONE;
+        LOG.infof("node %s: hypervisor %s, provider %s, capabilities %s%s", name, hypervisorKind, provider,
+                probe.capabilities(),
                 canRunVms() ? "" : "; runs no VM: " + reason);
         QuarkusTransaction.requiringNew().run(this::upsert);
         heartbeat = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "node-heartbeat"));
@@ -193,6 +199,7 @@ public class LocalNode {
             node.name = name;
         }
         node.url = url;
+        node.hypervisor = hypervisorKind.name();
         node.provider = provider.name();
         node.capabilities = capabilitiesJson();
         node.canRunVms = canRunVms();
@@ -234,6 +241,11 @@ public class LocalNode {
 
     public NodeCapabilities capabilities() {
         return probe.capabilities();
+    }
+
+    /** What runs this node's guests; {@link HypervisorKind#NONE} exactly when it cannot run VMs. */
+    public HypervisorKind hypervisorKind() {
+        return hypervisorKind;
     }
 
     public VpIndexProvider provider() {

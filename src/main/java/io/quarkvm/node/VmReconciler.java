@@ -79,15 +79,11 @@ public class VmReconciler {
     private ExecutorService observationWriter;
     private ReportWriter reports;
 
-    private final Timer startLatency;
-    private final Counter crashes;
+    private final MeterRegistry metrics;
 
     VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, DatabaseNotifications notifications,
                  QuarkvmConfig config, MeterRegistry metrics) {
-        this.startLatency = Timer.builder("quarkvm.vm.start")
-                .description("From the reconciler taking up a start until every boot vCPU's guest has reported")
-                .publishPercentiles(0.5, 0.9).register(metrics);
-        this.crashes = Counter.builder("quarkvm.vm.crashes").description("Guest crashes and failed starts").register(metrics);
+        this.metrics = metrics;
         Gauge.builder("quarkvm.vms.running", local, Map::size).description("VMs running on this node").register(metrics);
         this.node = node;
         this.boots = boots;
@@ -111,7 +107,7 @@ public class VmReconciler {
 
             @Override
             public void afterUp(LocalVm vm) {
-                startLatency.record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
+                startLatency().record(System.nanoTime() - vm.startedNanos, TimeUnit.NANOSECONDS);
                 phaseChanges.recorded();
                 enqueue(vm.id);
             }
@@ -271,7 +267,7 @@ public class VmReconciler {
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(v -> v.plugged).map(VcpuEntity::identity).toList();
         long bootId = QuarkusTransaction.requiringNew().call(() -> {
             applyPhase(vm.id, VmPhase.STARTING, null, false);
-            return boots.openBoot(vm.id, node.name(), provider, plugged);
+            return boots.openBoot(vm.id, node.name(), node.hypervisorKind(), provider, plugged);
         });
         phaseChanges.recorded();
         LocalVm started = new LocalVm(vm.id, bootId, plugged.size());
@@ -383,9 +379,21 @@ public class VmReconciler {
         recordFailedStart(vmId, reason, false);
     }
 
+    /** Tagged with the backend, known only once the node has opened it (after this bean is built). */
+    private Timer startLatency() {
+        return Timer.builder("quarkvm.vm.start")
+                .description("From the reconciler taking up a start until every boot vCPU's guest has reported")
+                .tag("hypervisor", node.hypervisorKind().name()).publishPercentiles(0.5, 0.9).register(metrics);
+    }
+
+    private Counter crashes() {
+        return Counter.builder("quarkvm.vm.crashes").description("Guest crashes and failed starts")
+                .tag("hypervisor", node.hypervisorKind().name()).register(metrics);
+    }
+
     /** @param afterStableRun the VM ran long enough before this crash that earlier crashes no longer count */
     private void recordFailedStart(UUID vmId, String reason, boolean afterStableRun) {
-        crashes.increment();
+        crashes().increment();
         QuarkusTransaction.requiringNew().run(() -> {
             VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
             if (vm == null) {

@@ -35,6 +35,9 @@ public class GuestBootEntity extends PanacheEntityBase {
 
     public String provider;
 
+    /** {@link io.quarkvm.domain.HypervisorKind}: what ran this boot's guest. */
+    public String hypervisor;
+
     @Column(name = "started_at")
     public Instant startedAt;
 

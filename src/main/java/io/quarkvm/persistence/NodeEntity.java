@@ -21,6 +21,9 @@ public class NodeEntity extends PanacheEntityBase {
 
     public String provider;
 
+    /** {@link io.quarkvm.domain.HypervisorKind}: what runs this node's guests. */
+    public String hypervisor;
+
     /** The probed capabilities as JSON, kept whole so a new capability needs no migration. */
     public String capabilities;
 

@@ -29,7 +29,7 @@ public class GuestIdentityQuery {
         }
     }
 
-    public record Boot(int boot, String node, String provider, Instant startedAt, Instant endedAt, String endReason,
+    public record Boot(int boot, String node, String hypervisor, String provider, Instant startedAt, Instant endedAt, String endReason,
                        List<ObservedVcpu> vcpus) {
     }
 
@@ -42,7 +42,7 @@ public class GuestIdentityQuery {
                 throw new VmNotFoundException(vmId);
             }
             return new GuestIdentityView(GuestBootEntity.ofVm(vmId).stream()
-                    .map(boot -> new Boot(boot.boot, boot.node, boot.provider, boot.startedAt, boot.endedAt,
+                    .map(boot -> new Boot(boot.boot, boot.node, boot.hypervisor, boot.provider, boot.startedAt, boot.endedAt,
                             boot.endReason, boot.vcpus.stream().map(ObservedVcpu::of).toList()))
                     .toList());
         });

@@ -29,6 +29,7 @@ class NodeWithoutKvmTest {
         given().get("/api/v1/nodes").then().statusCode(200)
                 .body("items.find { it.name == 'kvmless' }.canRunVms", equalTo(false))
                 .body("items.find { it.name == 'kvmless' }.reason", containsString("/dev/no-such-kvm"))
+                .body("items.find { it.name == 'kvmless' }.hypervisor", equalTo("NONE"))
                 .body("items.find { it.name == 'kvmless' }.provider", equalTo("UNSUPPORTED"))
                 .body("items.find { it.name == 'kvmless' }.live", equalTo(true))
                 .body("items.find { it.name == 'kvmless' }.capabilities.maxVcpus", equalTo(0));
