@@ -12,6 +12,7 @@ import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
+import io.quarkvm.emulated.EmulatedHypervisor;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.Hypervisors;
 import io.quarkvm.kvm.KernelHyperv;
@@ -43,7 +44,6 @@ public class LocalNode {
 
     private static final Logger LOG = Logger.getLogger(LocalNode.class);
     private static final int NAME_LOCK_CHECK_SECONDS = 2;
-    private static final String EMULATOR_LIBRARY = "libunicorn.so.2 (Debian package libunicorn2)";
 
     private final QuarkvmConfig config;
     private final ObjectMapper json;
@@ -77,8 +77,8 @@ public class LocalNode {
         KernelHyperv kernelHyperv = config.node().kernelHyperv();
         HostHypervisor.Opened opened = HostHypervisor.open(config.node().hypervisor(),
                 new HostHypervisor.Backend(HypervisorKind.KVM, device, () -> Hypervisors.open(device, kernelHyperv)),
-                new HostHypervisor.Backend(HypervisorKind.EMULATED, EMULATOR_LIBRARY,
-                        () -> { throw new IllegalStateException("TODO-EMU"); }));
+                new HostHypervisor.Backend(HypervisorKind.EMULATED, "the software emulator",
+                        () -> Hypervisors.withKernel(EmulatedHypervisor.open(), kernelHyperv)));
         hypervisor = opened.hypervisor();
         probe = hypervisor == null ? HostProbe.unusable(opened.reason()) : HostProbe.probe(hypervisor);
         try {
