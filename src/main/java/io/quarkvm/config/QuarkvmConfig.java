@@ -36,6 +36,10 @@ public interface QuarkvmConfig {
         @WithDefault("auto")
         HypervisorChoice hypervisor();
 
+        /** The software emulator's library: a name the dynamic linker finds, or a path to a Unicorn 2 build of one's own. */
+        @WithDefault("libunicorn.so.2")
+        String emulatorLibrary();
+
         /** The KVM device to open; a path that does not exist makes a node that runs no VM (and says why). */
         @WithDefault("/dev/kvm")
         String kvmDevice();

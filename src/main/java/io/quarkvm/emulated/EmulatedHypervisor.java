@@ -8,7 +8,9 @@ import io.quarkvm.kvm.KvmCapability;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.Posix;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
 import jnr.ffi.byref.PointerByReference;
@@ -47,18 +49,24 @@ public final class EmulatedHypervisor implements Hypervisor {
      * @throws IllegalStateException the library cannot be loaded (the message names it and its Debian package)
      */
     public static EmulatedHypervisor open() {
-        return new EmulatedHypervisor(Library.get());
+        return open(LIBRARY);
     }
 
-    /** Loaded once per JVM: dlopen keeps the library anyway. */
-    private static final class Library {
-        private static Unicorn loaded;
+    /**
+     * Loads {@code library} (a name the dynamic linker searches for, or a path) and checks it is Unicorn 2.
+     *
+     * @throws IllegalStateException the library cannot be loaded (the message names it and the Debian package)
+     */
+    public static EmulatedHypervisor open(String library) {
+        return new EmulatedHypervisor(Library.get(library));
+    }
 
-        static synchronized Unicorn get() {
-            if (loaded == null) {
-                loaded = load(LIBRARY);
-            }
-            return loaded;
+    /** Each library loaded once per JVM: dlopen keeps it anyway. */
+    private static final class Library {
+        private static final Map<String, Unicorn> LOADED = new HashMap<>();
+
+        static synchronized Unicorn get(String library) {
+            return LOADED.computeIfAbsent(library, EmulatedHypervisor::load);
         }
     }
 
@@ -68,7 +76,7 @@ public final class EmulatedHypervisor implements Hypervisor {
         try {
             unicorn = LibraryLoader.create(Unicorn.class).failImmediately().load(library);
         } catch (LinkageError | RuntimeException e) {
-            throw new IllegalStateException("the emulated backend needs " + LIBRARY + " (Debian package "
+            throw new IllegalStateException("the emulated backend needs " + library + " (Debian package "
                     + DEBIAN_PACKAGE + ": apt-get install " + DEBIAN_PACKAGE + "), which cannot be loaded: "
                     + e.getMessage(), e);
         }

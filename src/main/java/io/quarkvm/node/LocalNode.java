@@ -75,10 +75,11 @@ public class LocalNode {
         url = config.node().url().orElse("http://" + hostName() + ":" + httpPort);
         String device = config.node().kvmDevice();
         KernelHyperv kernelHyperv = config.node().kernelHyperv();
+        String library = config.node().emulatorLibrary();
         HostHypervisor.Opened opened = HostHypervisor.open(config.node().hypervisor(),
                 new HostHypervisor.Backend(HypervisorKind.KVM, device, () -> Hypervisors.open(device, kernelHyperv)),
                 new HostHypervisor.Backend(HypervisorKind.EMULATED, "the software emulator",
-                        () -> Hypervisors.withKernel(EmulatedHypervisor.open(), kernelHyperv)));
+                        () -> Hypervisors.withKernel(EmulatedHypervisor.open(library), kernelHyperv)));
         hypervisor = opened.hypervisor();
         probe = hypervisor == null ? HostProbe.unusable(opened.reason()) : HostProbe.probe(hypervisor);
         try {

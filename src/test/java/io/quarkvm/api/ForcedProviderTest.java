@@ -25,21 +25,21 @@ class ForcedProviderTest {
     }
 
     @BeforeEach
-    void requireKvm() {
-        VmLifecycleKvmTest.requireKvmNode();
+    void requireGuests() {
+        VmLifecycleTest.requireNodeThatRunsGuests();
     }
 
     @Test
     void hypervVmsAreRefusedNamingTheMissingCapabilitiesOthersRun() {
-        org.assertj.core.api.Assertions.assertThat(VmLifecycleKvmTest.thisNode().getString("provider")).isEqualTo("UNSUPPORTED");
-        org.assertj.core.api.Assertions.assertThat(VmLifecycleKvmTest.thisNode().getBoolean("capabilities.x86UserSpaceMsr")).isTrue();
+        org.assertj.core.api.Assertions.assertThat(VmLifecycleTest.thisNode().getString("provider")).isEqualTo("UNSUPPORTED");
+        org.assertj.core.api.Assertions.assertThat(VmLifecycleTest.thisNode().getBoolean("capabilities.x86UserSpaceMsr")).isTrue();
         String hyperv = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("forced-hv"), "latest", 1, 1, 1, 1, null));
         given().post("/api/v1/vms/" + hyperv + "/start").then().statusCode(409).contentType("application/problem+json")
                 .body("detail", containsString("KVM_CAP_HYPERV_VP_INDEX"))
                 .body("detail", containsString("KVM_CAP_X86_USER_SPACE_MSR"));
         String plain = VmResourceTest.createVm("{\"name\":\"" + VmResourceTest.uniqueName("forced-plain")
                 + "\",\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1},\"hyperv\":{\"vpindex\":false}}");
-        VmLifecycleKvmTest.start(plain);
-        VmLifecycleKvmTest.stop(plain);
+        VmLifecycleTest.start(plain);
+        VmLifecycleTest.stop(plain);
     }
 }

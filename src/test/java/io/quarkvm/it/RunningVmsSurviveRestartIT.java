@@ -30,7 +30,7 @@ class RunningVmsSurviveRestartIT {
         String slotVm;
         String stoppedVm;
         try (ServiceProcess service = new ServiceProcess(dataDir, Map.of("quarkvm.node.name", "restart-node")).start()) {
-            service.requireKvm();
+            service.requireGuests();
             apicVm = create(service, "{\"name\":\"apic\",\"machineType\":\"quarkvm-2.0\",\"topology\":{\"sockets\":2,\"cores\":3,\"threads\":2},\"vcpus\":2}");
             slotVm = create(service, "{\"name\":\"slot\",\"machineType\":\"quarkvm-3.0\",\"topology\":{\"sockets\":1,\"cores\":4,\"threads\":1},\"vcpus\":1}");
             stoppedVm = create(service, "{\"name\":\"idle\",\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1}}");

@@ -103,14 +103,14 @@ final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException("the service was not ready within " + timeout + ":\n" + Files.readString(log));
     }
 
-    /** Skips the calling test, loudly, when this service's node cannot run VMs (no usable /dev/kvm). */
-    void requireKvm() {
+    /** Skips the calling test, loudly, when this service's node cannot run VMs (neither /dev/kvm nor libunicorn.so.2). */
+    void requireGuests() {
         var nodes = io.restassured.RestAssured.given().baseUri(baseUri()).get("/api/v1/nodes").then().extract().jsonPath();
         if (!nodes.getBoolean("items[0].canRunVms")) {
-            System.err.println("SKIPPED (no usable KVM): " + nodes.getString("items[0].reason"));
+            System.err.println("SKIPPED (no backend to run guests): " + nodes.getString("items[0].reason"));
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(nodes.getBoolean("items[0].canRunVms"),
-                "no usable KVM: " + nodes.getString("items[0].reason"));
+                "no backend to run guests: " + nodes.getString("items[0].reason"));
     }
 
     /** Every line of GET /api/v1/events from now on (the stream is open on return), as it arrives. */

@@ -20,7 +20,7 @@ class TwoNodesIT {
     void aVmRunsOnExactlyOneNodeAndEitherNodesApiDrivesIt() throws Exception {
         Path work = Files.createTempDirectory("quarkvm-two-nodes");
         try (ServiceProcess alpha = new ServiceProcess(work.resolve("alpha"), Map.of("quarkvm.node.name", "alpha")).start()) {
-            alpha.requireKvm();
+            alpha.requireGuests();
 
             Map<String, String> sameName = new HashMap<>(alpha.sharedDatabase());
             sameName.put("quarkvm.node.name", "alpha");

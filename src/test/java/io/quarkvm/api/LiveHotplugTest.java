@@ -17,23 +17,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** vCPUs plugged into and unplugged from running VMs, in orders no topology walk would take. */
 @QuarkusTest
-class LiveHotplugKvmTest {
+class LiveHotplugTest {
 
     @BeforeEach
-    void requireKvm() {
-        VmLifecycleKvmTest.requireKvmNode();
+    void requireGuests() {
+        VmLifecycleTest.requireNodeThatRunsGuests();
     }
 
     @Test
     void outOfOrderHotPlugGivesEachGuestVcpuItsPersistedIdentity() {
         for (String machineType : List.of("quarkvm-1.0", "quarkvm-2.0", "quarkvm-3.0")) {
             String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("live-" + machineType), machineType, 2, 1, 3, 2, 2));
-            VmLifecycleKvmTest.start(id);
+            VmLifecycleTest.start(id);
             for (int[] slot : new int[][] {{1, 2, 1}, {0, 2, 0}, {1, 0, 0}, {0, 1, 1}}) {
                 plug(id, slot[0], slot[1], slot[2]);
             }
             List<Map<String, Object>> persisted = given().get("/api/v1/vms/" + id).then().extract().jsonPath().getList("vcpus");
-            List<Map<String, Object>> observed = VmLifecycleKvmTest.awaitAllReported(id, 6);
+            List<Map<String, Object>> observed = VmLifecycleTest.awaitAllReported(id, 6);
             assertThat(observed).hasSize(persisted.size());
             for (int i = 0; i < persisted.size(); i++) {
                 assertThat(observed.get(i).get("cpuIndex")).isEqualTo(persisted.get(i).get("cpuIndex"));
@@ -42,16 +42,16 @@ class LiveHotplugKvmTest {
                 assertThat(observed.get(i).get("observedApicId")).isEqualTo(persisted.get(i).get("apicId"));
             }
             assertThat(persisted).extracting(v -> v.get("apicId")).containsExactly(0, 1, 13, 4, 8, 3);
-            VmLifecycleKvmTest.stop(id);
+            VmLifecycleTest.stop(id);
         }
     }
 
     @Test
     void anUnpluggedVcpuStopsAndItsReplugCarriesOnWithTheSameIdentity() throws InterruptedException {
         String id = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("replug"), "quarkvm-3.0", 1, 1, 4, 1, 2));
-        VmLifecycleKvmTest.start(id);
+        VmLifecycleTest.start(id);
         plug(id, 0, 3, 0);
-        VmLifecycleKvmTest.awaitAllReported(id, 3);
+        VmLifecycleTest.awaitAllReported(id, 3);
         awaitHeartbeatsOf(id, 3, 0);
 
         given().delete("/api/v1/vms/" + id + "/vcpus/3").then().statusCode(200);
@@ -67,7 +67,7 @@ class LiveHotplugKvmTest {
         assertThat(vcpu.get("cpuIndex")).isEqualTo(2);
         assertThat(vcpu.get("observedVpIndex")).isEqualTo(3);
         assertThat(vcpu.get("violations")).isEqualTo(0);
-        VmLifecycleKvmTest.stop(id);
+        VmLifecycleTest.stop(id);
     }
 
     private static void plug(String id, int socket, int core, int thread) {

@@ -12,15 +12,19 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
 
-/** A host without a usable KVM still serves the API, registers itself, says why it runs no VM, and refuses starts. */
+/**
+ * A host with neither a usable KVM nor the software emulator still serves the API, registers itself, says why it runs
+ * no VM (naming both and the package to install), and refuses starts.
+ */
 @QuarkusTest
-@TestProfile(NodeWithoutKvmTest.NoKvm.class)
-class NodeWithoutKvmTest {
+@TestProfile(NodeWithoutHypervisorTest.NoHypervisor.class)
+class NodeWithoutHypervisorTest {
 
-    public static class NoKvm implements QuarkusTestProfile {
+    public static class NoHypervisor implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("quarkvm.node.kvm-device", "/dev/no-such-kvm", "quarkvm.node.name", "kvmless");
+            return Map.of("quarkvm.node.kvm-device", "/dev/no-such-kvm",
+                    "quarkvm.node.emulator-library", "/no/such/libunicorn.so.2", "quarkvm.node.name", "kvmless");
         }
     }
 
@@ -29,6 +33,8 @@ class NodeWithoutKvmTest {
         given().get("/api/v1/nodes").then().statusCode(200)
                 .body("items.find { it.name == 'kvmless' }.canRunVms", equalTo(false))
                 .body("items.find { it.name == 'kvmless' }.reason", containsString("/dev/no-such-kvm"))
+                .body("items.find { it.name == 'kvmless' }.reason", containsString("/no/such/libunicorn.so.2"))
+                .body("items.find { it.name == 'kvmless' }.reason", containsString("apt-get install libunicorn2"))
                 .body("items.find { it.name == 'kvmless' }.hypervisor", equalTo("NONE"))
                 .body("items.find { it.name == 'kvmless' }.provider", equalTo("UNSUPPORTED"))
                 .body("items.find { it.name == 'kvmless' }.live", equalTo(true))

@@ -12,8 +12,8 @@ import static org.hamcrest.Matchers.containsString;
 
 /** A node whose kernel has KVM_CAP_HYPERV only: the VP index is the vCPU creation order. */
 @QuarkusTest
-@TestProfile(ImplicitKernelProviderKvmTest.Implicit.class)
-class ImplicitKernelProviderKvmTest extends KernelProviderKvmTest {
+@TestProfile(ImplicitKernelProviderTest.Implicit.class)
+class ImplicitKernelProviderTest extends KernelProviderTest {
 
     public static class Implicit implements QuarkusTestProfile {
         @Override

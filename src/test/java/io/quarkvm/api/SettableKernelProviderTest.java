@@ -9,8 +9,8 @@ import java.util.Map;
 
 /** A node whose kernel has KVM_CAP_HYPERV_VP_INDEX: the VMM sets each vCPU's VP index and reads it back. */
 @QuarkusTest
-@TestProfile(SettableKernelProviderKvmTest.Settable.class)
-class SettableKernelProviderKvmTest extends KernelProviderKvmTest {
+@TestProfile(SettableKernelProviderTest.Settable.class)
+class SettableKernelProviderTest extends KernelProviderTest {
 
     public static class Settable implements QuarkusTestProfile {
         @Override
@@ -27,9 +27,9 @@ class SettableKernelProviderKvmTest extends KernelProviderKvmTest {
     @Test
     void sparseApicIdsAreHonouredByASettableKernel() {
         String sparse = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("settable-sparse"), "quarkvm-2.0", 2, 1, 3, 2, 3));
-        VmLifecycleKvmTest.start(sparse);
+        VmLifecycleTest.start(sparse);
         plug(sparse, 1, 2, 1);
         assertGuestsReadTheirPersistedVpIndex(sparse, 4);
-        VmLifecycleKvmTest.stop(sparse);
+        VmLifecycleTest.stop(sparse);
     }
 }

@@ -20,20 +20,31 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** VMs started through the API on this machine's real /dev/kvm; what their probe guests read themselves. */
+/**
+ * VMs started through the API on this node's backend (KVM where /dev/kvm opens, else the software emulator); what
+ * their probe guests read themselves.
+ */
 @QuarkusTest
-class VmLifecycleKvmTest {
+class VmLifecycleTest {
+
+    private static boolean backendAnnounced;
 
     @BeforeEach
-    void requireKvm() {
-        requireKvmNode();
+    void requireGuests() {
+        requireNodeThatRunsGuests();
     }
 
-    /** Skips the calling test, loudly, when this node cannot run VMs (no usable /dev/kvm). */
-    static void requireKvmNode() {
+    /**
+     * Skips the calling test, loudly, when this node cannot run VMs (neither /dev/kvm nor libunicorn.so.2), and says
+     * which backend the guests run on.
+     */
+    static void requireNodeThatRunsGuests() {
         JsonPath node = thisNode();
         if (!node.getBoolean("canRunVms")) {
-            System.err.println("SKIPPED (no usable KVM): " + node.getString("reason"));
+            System.err.println("SKIPPED (no backend to run guests): " + node.getString("reason"));
+        } else if (!backendAnnounced) {
+            backendAnnounced = true;
+            System.out.println("guests run on the " + node.getString("hypervisor") + " backend");
         }
         assumeTrue(node.getBoolean("canRunVms"), "this node cannot run VMs: " + node.getString("reason"));
     }
@@ -260,6 +271,9 @@ class VmLifecycleKvmTest {
         awaitAllReported(id, 2);
         JsonPath identity = given().get("/api/v1/vms/" + id + "/guest-identity").then().statusCode(200).extract().jsonPath();
         assertThat(identity.getList("boots.boot")).containsExactly(1, 2);
+        String backend = thisNode().getString("hypervisor");
+        assertThat(backend).isIn("KVM", "EMULATED");
+        assertThat(identity.getList("boots.hypervisor")).as("the backend each boot ran on").containsExactly(backend, backend);
         assertThat(identity.getString("boots[0].endReason")).contains("stopped");
         assertThat(identity.getList("boots[1].vcpus.observedVpIndex")).isEqualTo(identity.getList("boots[0].vcpus.observedVpIndex"));
         assertThat(identity.getList("boots[1].vcpus.observedApicId")).isEqualTo(identity.getList("boots[0].vcpus.observedApicId"));

@@ -15,15 +15,15 @@ import static org.hamcrest.Matchers.equalTo;
  * The kernel VP index providers end to end, on a node running on the kernel double over this machine's real KVM
  * (the kernel here has no Hyper-V emulation): guests read their persisted VP index whatever the plug order.
  */
-abstract class KernelProviderKvmTest {
+abstract class KernelProviderTest {
 
     abstract String expectedProvider();
 
     @BeforeEach
-    void requireKvm() {
-        VmLifecycleKvmTest.requireKvmNode();
-        assertThat(VmLifecycleKvmTest.thisNode().getString("provider")).isEqualTo(expectedProvider());
-        assertThat(VmLifecycleKvmTest.thisNode().getBoolean("capabilities.hyperv")).isTrue();
+    void requireGuests() {
+        VmLifecycleTest.requireNodeThatRunsGuests();
+        assertThat(VmLifecycleTest.thisNode().getString("provider")).isEqualTo(expectedProvider());
+        assertThat(VmLifecycleTest.thisNode().getBoolean("capabilities.hyperv")).isTrue();
     }
 
     @Test
@@ -31,24 +31,24 @@ abstract class KernelProviderKvmTest {
         for (String machineType : List.of("quarkvm-1.0", "quarkvm-3.0")) {
             String id = VmResourceTest.createVm(VmResourceTest.vmJson(
                     VmResourceTest.uniqueName("kernel-" + machineType), machineType, 2, 1, 3, 2, 3));
-            VmLifecycleKvmTest.start(id);
+            VmLifecycleTest.start(id);
             plug(id, 1, 2, 1);
             plug(id, 0, 2, 0);
             given().delete("/api/v1/vms/" + id + "/vcpus/1").then().statusCode(200);
             plug(id, 0, 0, 1);
             assertGuestsReadTheirPersistedVpIndex(id, 5);
-            VmLifecycleKvmTest.stop(id);
+            VmLifecycleTest.stop(id);
         }
         String dense = VmResourceTest.createVm(VmResourceTest.vmJson(VmResourceTest.uniqueName("kernel-apic"), "quarkvm-2.0", 2, 1, 2, 2, 2));
-        VmLifecycleKvmTest.start(dense);
+        VmLifecycleTest.start(dense);
         plug(dense, 1, 1, 1);
         assertGuestsReadTheirPersistedVpIndex(dense, 3);
-        VmLifecycleKvmTest.stop(dense);
+        VmLifecycleTest.stop(dense);
     }
 
     static void assertGuestsReadTheirPersistedVpIndex(String id, int plugged) {
         List<Map<String, Object>> persisted = given().get("/api/v1/vms/" + id).then().extract().jsonPath().getList("vcpus");
-        List<Map<String, Object>> observed = VmLifecycleKvmTest.awaitAllReported(id, plugged);
+        List<Map<String, Object>> observed = VmLifecycleTest.awaitAllReported(id, plugged);
         for (Map<String, Object> vcpu : observed) {
             Map<String, Object> row = persisted.stream().filter(p -> p.get("cpuIndex").equals(vcpu.get("cpuIndex"))).findFirst().orElseThrow();
             assertThat(vcpu.get("observedVpIndex")).as("%s", row).isEqualTo(row.get("vpIndex"));
@@ -56,7 +56,7 @@ abstract class KernelProviderKvmTest {
             assertThat(vcpu.get("vpIndexWriteRefused")).isEqualTo(true);
         }
         given().get("/api/v1/vms/" + id + "/guest-identity").then()
-                .body("boots[-1].provider", equalTo(VmLifecycleKvmTest.thisNode().getString("provider")));
+                .body("boots[-1].provider", equalTo(VmLifecycleTest.thisNode().getString("provider")));
     }
 
     static void plug(String id, int socket, int core, int thread) {
