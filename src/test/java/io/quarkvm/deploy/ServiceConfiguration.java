@@ -119,6 +119,7 @@ final class ServiceConfiguration {
      */
     static SmallRyeConfig fromEnvironment(Map<String, String> environment) {
         return new SmallRyeConfigBuilder()
+                .addDefaultInterceptors()
                 .withSources(new EnvConfigSource(environment, 300))
                 .withSources(new PropertiesConfigSource(applicationProperties(), "application.properties", 250))
                 .withConverter(Duration.class, 100, new DurationConverter())
