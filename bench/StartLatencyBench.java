@@ -802,6 +802,7 @@ public class StartLatencyBench {
         final Path log;
         final String base;
         double readySeconds;
+        String operatorToken;
         private boolean stopped;
 
         private Service(Process process, Path log, String base) {
@@ -838,6 +839,8 @@ public class StartLatencyBench {
             Files.writeString(work.resolve("service.pid"), Long.toString(service.pid()));
             service.awaitReady(Duration.ofSeconds(120));
             service.readySeconds = (System.nanoTime() - t0) / 1e9;
+            // the operator token the service generates on its first start (README.md, "Authentication")
+            service.operatorToken = Files.readString(work.resolve("data").resolve("operator.token")).strip();
             return service;
         }
 
@@ -924,6 +927,7 @@ public class StartLatencyBench {
             URI uri = URI.create(service.base + path);
             HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(90))
                     .header("Content-Type", "application/json")
+                    .header("Authorization", "Bearer " + service.operatorToken)
                     .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                             : HttpRequest.BodyPublishers.ofString(body)).build();
             try {

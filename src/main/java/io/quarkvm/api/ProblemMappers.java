@@ -8,7 +8,11 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.quarkvm.domain.ConflictException;
 import io.quarkvm.domain.InvalidSpecificationException;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
 import io.quarkvm.persistence.DatabaseUnavailable;
+import io.quarkvm.security.BearerTokenMechanism;
 import io.quarkvm.service.StaleVersionException;
 import io.quarkvm.service.VcpuNotFoundException;
 import io.quarkvm.service.VmNotFoundException;
@@ -118,6 +122,29 @@ public class ProblemMappers {
                 : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
         return Problem.response(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON" + where,
                 null);
+    }
+
+    /** No token: the API's permissions (application.properties) are checked once JAX-RS has chosen the endpoint. */
+    @ServerExceptionMapper
+    public Response unauthorized(UnauthorizedException e) {
+        return unauthorized(BearerTokenMechanism.CHALLENGE, "send 'Authorization: Bearer <token>' (README.md, \"Authentication\")");
+    }
+
+    /** A token that is none of ours: which part of it was wrong is not said. */
+    @ServerExceptionMapper
+    public Response invalidToken(AuthenticationFailedException e) {
+        return unauthorized(BearerTokenMechanism.INVALID_TOKEN_CHALLENGE, "the bearer token is not valid");
+    }
+
+    @ServerExceptionMapper
+    public Response forbidden(ForbiddenException e) {
+        return Problem.response(403, "forbidden", "Forbidden", "this token's role may not do this: reads need "
+                + "viewer or operator, everything else operator", null);
+    }
+
+    private static Response unauthorized(String challenge, String detail) {
+        return Response.fromResponse(Problem.response(401, "unauthorized", "Unauthorized", detail, null))
+                .header(HttpHeaders.WWW_AUTHENTICATE, challenge).build();
     }
 
     @ServerExceptionMapper

@@ -22,6 +22,28 @@ public interface QuarkvmConfig {
 
     Node node();
 
+    Auth auth();
+
+    /** Who may call the API and the other nodes (README.md, "Authentication"). */
+    interface Auth {
+        /**
+         * Lines of {@code <role> <sha256 hex of a token>}; without it the embedded-database default generates an
+         * operator token in {@code <data-dir>/operator.token}, and a service on an external database refuses to start.
+         */
+        Optional<Path> tokensFile();
+
+        /**
+         * What nodes present to each other; also {@code QUARKVM_CLUSTER_SECRET}. Without it the embedded-database
+         * default generates one in {@code <data-dir>/cluster.secret}, and a service on an external database refuses
+         * to start: every node of a cluster must hold the same one.
+         */
+        Optional<String> clusterSecret();
+
+        /** Whether /q/metrics asks for a viewer or operator token like the API's reads. */
+        @WithDefault("false")
+        boolean protectMetrics();
+    }
+
     interface Node {
         /** This node's name in the cluster; defaults to the host name. */
         Optional<String> name();

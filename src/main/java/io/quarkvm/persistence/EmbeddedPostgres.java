@@ -57,7 +57,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         return ownedByThisProcess;
     }
 
-    static Optional<EmbeddedPostgres> ownedByThisProcess() {
+    /** The server QuarkvmMain started for this process: present exactly when the service runs on the embedded database. */
+    public static Optional<EmbeddedPostgres> ownedByThisProcess() {
         return Optional.ofNullable(ownedByThisProcess);
     }
 

@@ -2,6 +2,7 @@ package io.quarkvm.api;
 
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkvm.TestCredentials;
 import io.restassured.http.ContentType;
 import org.junit.jupiter.api.Test;
 
@@ -34,6 +35,7 @@ class EventResourceTest {
         List<String> lines = new CopyOnWriteArrayList<>();
         HttpURLConnection connection = (HttpURLConnection) new URL(events + "?vm=" + name).openConnection();
         connection.setRequestProperty("Accept", "text/event-stream");
+        connection.setRequestProperty("Authorization", TestCredentials.OPERATOR_AUTHORIZATION);
         connection.setReadTimeout(20_000);
         CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(connection.getInputStream(), StandardCharsets.UTF_8))) {

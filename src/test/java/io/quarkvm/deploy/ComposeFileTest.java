@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,14 +24,34 @@ class ComposeFileTest {
 
     private static final Path COMPOSE = Path.of("docker-compose.yml");
     private static final Path NO_KVM = Path.of("docker-compose.no-kvm.yml");
-    private static final Map<String, String> ENVIRONMENT = Map.of("QUARKVM_DB_PASSWORD", "sample-password");
+    private static final Map<String, String> ENVIRONMENT = Map.of("QUARKVM_DB_PASSWORD", "sample-password",
+            "QUARKVM_CLUSTER_SECRET", "sample-cluster-secret", "QUARKVM_API_TOKENS_FILE", "./sample-tokens");
     private static final Pattern README_IMAGE_TAG = Pattern.compile("docker build -f \\S+ -t (\\S+) \\.");
 
     private final Map<String, Object> compose = ComposeFile.load(COMPOSE, ENVIRONMENT);
 
     @Test
-    void thereIsNoDefaultDatabasePassword() {
-        assertThatThrownBy(() -> ComposeFile.load(COMPOSE, Map.of())).hasMessageContaining("QUARKVM_DB_PASSWORD");
+    void thereIsNoDefaultDatabasePasswordClusterSecretOrTokensFile() {
+        for (String required : List.of("QUARKVM_DB_PASSWORD", "QUARKVM_CLUSTER_SECRET", "QUARKVM_API_TOKENS_FILE")) {
+            Map<String, String> without = new HashMap<>(ENVIRONMENT);
+            without.remove(required);
+            assertThatThrownBy(() -> ComposeFile.load(COMPOSE, without)).hasMessageContaining(required);
+        }
+    }
+
+    @Test
+    void everyNodeReadsTheTokensFileTheComposeSecretMountsAndSharesTheClusterSecret() {
+        for (Map<String, Object> node : nodes().values()) {
+            QuarkvmConfig config = ServiceConfiguration.fromEnvironment(environment(node)).getConfigMapping(QuarkvmConfig.class);
+            Path tokensFile = config.auth().tokensFile().orElseThrow();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> mounted = ((List<Map<String, Object>>) node.get("secrets")).stream()
+                    .filter(secret -> Path.of(secret.get("target").toString()).equals(tokensFile)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no secret mounted at " + tokensFile));
+            assertThat(topLevel("secrets")).containsEntry(mounted.get("source").toString(),
+                    Map.of("file", ENVIRONMENT.get("QUARKVM_API_TOKENS_FILE")));
+            assertThat(config.auth().clusterSecret()).contains(ENVIRONMENT.get("QUARKVM_CLUSTER_SECRET"));
+        }
     }
 
     @Test
@@ -73,7 +94,7 @@ class ComposeFileTest {
             for (Object port : (List<?>) node.get("ports")) {
                 String[] parts = port.toString().split(":");
                 assertThat(parts).hasSize(3);
-                assertThat(parts[0]).as("no authentication yet: loopback only").isEqualTo("127.0.0.1");
+                assertThat(parts[0]).as("plain HTTP carries the bearer tokens: loopback only").isEqualTo("127.0.0.1");
                 assertThat(Integer.parseInt(parts[2])).isEqualTo(httpPort);
                 hostPorts.add(parts[1]);
             }
@@ -114,7 +135,9 @@ class ComposeFileTest {
             assertThat(strings(node.get("group_add"))).containsExactly(Dockerfile.jvm().argDefault("KVM_GID")
                     .orElseThrow());
         }
-        assertThat(ComposeFile.load(COMPOSE, Map.of("QUARKVM_DB_PASSWORD", "x", "KVM_GID", "993")))
+        Map<String, String> ownGroup = new HashMap<>(ENVIRONMENT);
+        ownGroup.put("KVM_GID", "993");
+        assertThat(ComposeFile.load(COMPOSE, ownGroup))
                 .extracting(file -> ((Map<?, ?>) ((Map<?, ?>) file.get("services")).get(nodes().keySet().iterator()
                         .next())).get("group_add")).isEqualTo(List.of("993"));
     }

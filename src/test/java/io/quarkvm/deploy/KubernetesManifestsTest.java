@@ -188,6 +188,28 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void theNodeReadsItsApiTokensFromTheMountedSecretAndTheClusterSecretFromItsSecret() {
+        Container container = quarkvmContainer(base);
+        PodSpec pod = only(ofType(base, DaemonSet.class)).getSpec().getTemplate().getSpec();
+        Path tokensFile = Path.of(env(container, "QUARKVM_AUTH_TOKENS_FILE"));
+        VolumeMount mount = container.getVolumeMounts().stream()
+                .filter(candidate -> tokensFile.startsWith(candidate.getMountPath())).collect(only());
+        assertThat(mount.getReadOnly()).isTrue();
+        Volume volume = pod.getVolumes().stream().filter(candidate -> candidate.getName().equals(mount.getName()))
+                .collect(only());
+        assertThat(volume.getSecret().getSecretName()).isEqualTo("quarkvm-api-tokens");
+        assertThat(volume.getSecret().getItems()).filteredOn(item -> Path.of(mount.getMountPath()).resolve(item.getPath())
+                .equals(tokensFile)).extracting(item -> item.getKey()).containsExactly("tokens");
+        assertThat(secretRef(container, "QUARKVM_CLUSTER_SECRET").getName()).isEqualTo("quarkvm-cluster");
+
+        Map<String, String> environment = Map.of("QUARKVM_AUTH_TOKENS_FILE", tokensFile.toString(),
+                "QUARKVM_CLUSTER_SECRET", secretValue(base, secretRef(container, "QUARKVM_CLUSTER_SECRET")));
+        QuarkvmConfig config = ServiceConfiguration.fromEnvironment(environment).getConfigMapping(QuarkvmConfig.class);
+        assertThat(config.auth().tokensFile()).contains(tokensFile);
+        assertThat(config.auth().clusterSecret()).contains(environment.get("QUARKVM_CLUSTER_SECRET"));
+    }
+
+    @Test
     void theNodeIsNamedAfterItsKubernetesNodeAndReachedAtItsPodAddress() {
         DaemonSet daemonSet = only(ofType(base, DaemonSet.class));
         Container container = quarkvmContainer(base);

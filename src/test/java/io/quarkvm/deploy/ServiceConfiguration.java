@@ -36,6 +36,8 @@ final class ServiceConfiguration {
     /** A row of that section's table: | `property` ... | `ENV` ... | default | meaning | */
     private static final Pattern README_ROW = Pattern.compile("^\\| (`[^|]+) \\| `[A-Z_]+`");
     private static final Pattern BACKTICKED = Pattern.compile("`([^`]+)`");
+    /** ${NAME} or ${NAME:default} where NAME is an environment variable's (upper case) name. */
+    private static final Pattern ENVIRONMENT_REFERENCE = Pattern.compile("\\$\\{([A-Z][A-Z0-9_]*)(:[^}]*)?}");
 
     private ServiceConfiguration() {
     }
@@ -86,14 +88,24 @@ final class ServiceConfiguration {
         return properties;
     }
 
-    /** The environment variables the service reads. */
+    /**
+     * The environment variables the service reads: those of its properties, and those its application.properties
+     * names in an expression ({@code quarkvm.auth.cluster-secret=${QUARKVM_CLUSTER_SECRET:}}).
+     */
     static Set<String> environmentNames() {
         Set<String> names = new TreeSet<>();
         mappedProperties().forEach(property -> names.add(environmentName(property)));
         documentedProperties().forEach(property -> names.add(environmentName(property)));
-        applicationProperties().stringPropertyNames().stream()
+        Properties application = applicationProperties();
+        application.stringPropertyNames().stream()
                 .filter(property -> !property.startsWith("%"))
                 .forEach(property -> names.add(environmentName(property)));
+        application.values().forEach(value -> {
+            Matcher reference = ENVIRONMENT_REFERENCE.matcher(value.toString());
+            while (reference.find()) {
+                names.add(reference.group(1));
+            }
+        });
         return names;
     }
 
@@ -107,6 +119,7 @@ final class ServiceConfiguration {
      */
     static SmallRyeConfig fromEnvironment(Map<String, String> environment) {
         return new SmallRyeConfigBuilder()
+                .addDefaultInterceptors()
                 .withSources(new EnvConfigSource(environment, 300))
                 .withSources(new PropertiesConfigSource(applicationProperties(), "application.properties", 250))
                 .withConverter(Duration.class, 100, new DurationConverter())

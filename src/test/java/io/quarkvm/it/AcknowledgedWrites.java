@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -39,7 +38,7 @@ final class AcknowledgedWrites {
     private final List<Refusal> refusals = new CopyOnWriteArrayList<>();
     private final List<Instant> acknowledgedAt = new CopyOnWriteArrayList<>();
     private final AtomicInteger names = new AtomicInteger();
-    private volatile String baseUri;
+    private volatile ServiceProcess service;
     private volatile boolean driving;
     private final List<Thread> clients = new ArrayList<>();
 
@@ -54,9 +53,9 @@ final class AcknowledgedWrites {
     record Refusal(int status, String retryAfter, String contentType, String body, Instant at) {
     }
 
-    /** Starts {@code count} client threads writing to the service at {@code baseUri}. */
-    void start(String baseUri, int count) {
-        this.baseUri = baseUri;
+    /** Starts {@code count} client threads writing to {@code service} as its operator. */
+    void start(ServiceProcess service, int count) {
+        this.service = service;
         refusals.clear();
         driving = true;
         for (int i = 0; i < count; i++) {
@@ -99,10 +98,10 @@ final class AcknowledgedWrites {
      * later one (a write that failed for its client may still have been committed), with every vCPU identity it was
      * acknowledged with, plugged. Returns how many acknowledged writes that covers.
      */
-    int assertNoneLost(String baseUri) throws IOException, InterruptedException {
+    int assertNoneLost(ServiceProcess service) throws IOException, InterruptedException {
         List<String> lost = new ArrayList<>();
         for (Map.Entry<String, Acknowledged> entry : acknowledged.entrySet()) {
-            HttpResponse<String> read = http.send(HttpRequest.newBuilder(URI.create(baseUri + "/api/v1/vms/" + entry.getKey())).build(),
+            HttpResponse<String> read = http.send(service.request("/api/v1/vms/" + entry.getKey()).build(),
                     HttpResponse.BodyHandlers.ofString());
             if (read.statusCode() != 200) {
                 lost.add("VM " + entry.getKey() + ": " + read.statusCode() + " " + read.body());
@@ -139,7 +138,7 @@ final class AcknowledgedWrites {
     private String create() {
         String body = "{\"name\":\"ack-" + names.incrementAndGet() + "\",\"topology\":{\"sockets\":1,\"cores\":" + CORES
                 + ",\"threads\":1},\"vcpus\":1}";
-        JsonNode vm = send(HttpRequest.newBuilder(URI.create(baseUri + "/api/v1/vms")), body, 201);
+        JsonNode vm = send(service.request("/api/v1/vms"), body, 201);
         if (vm == null) {
             return null;
         }
@@ -149,7 +148,7 @@ final class AcknowledgedWrites {
     }
 
     private boolean plug(String id, int core) {
-        JsonNode vm = send(HttpRequest.newBuilder(URI.create(baseUri + "/api/v1/vms/" + id + "/vcpus")),
+        JsonNode vm = send(service.request("/api/v1/vms/" + id + "/vcpus"),
                 "{\"socket\":0,\"core\":" + core + ",\"thread\":0}", 200);
         if (vm == null) {
             return false;

@@ -40,7 +40,7 @@ class AcknowledgedWritesSurviveKillsIT {
             assertDurable(service);
             long servicePid = service.pid();
             for (int round = 1; round <= POSTMASTER_KILLS; round++) {
-                writes.start(service.baseUri(), CLIENTS);
+                writes.start(service, CLIENTS);
                 writes.awaitMoreAcknowledged(WRITES_AROUND_A_KILL, WAIT);
                 Instant killed = Instant.now();
                 ServiceProcess.sigkill(service.postmaster());
@@ -50,7 +50,7 @@ class AcknowledgedWritesSurviveKillsIT {
                     DatabaseUnavailableAnswer.assertUnavailable(refusal.status(), refusal.retryAfter(), refusal.contentType(),
                             refusal.body(), service.databasePort());
                 }
-                int checked = writes.assertNoneLost(service.baseUri());
+                int checked = writes.assertNoneLost(service);
                 System.out.printf("round %d, postmaster SIGKILLed under load: %d acknowledged writes checked, none lost; %s%n",
                         round, checked, outage(writes, killed));
             }
@@ -58,7 +58,7 @@ class AcknowledgedWritesSurviveKillsIT {
             assertDurable(service);
 
             for (int round = 1; round <= SERVICE_AND_POSTMASTER_KILLS; round++) {
-                writes.start(service.baseUri(), CLIENTS);
+                writes.start(service, CLIENTS);
                 writes.awaitMoreAcknowledged(WRITES_AROUND_A_KILL, WAIT);
                 ProcessHandle postmaster = service.postmaster();
                 postmaster.destroyForcibly();
@@ -66,7 +66,7 @@ class AcknowledgedWritesSurviveKillsIT {
                 postmaster.onExit().get();
                 writes.stop();
                 service = new ServiceProcess(dataDir, Map.of()).start();
-                int checked = writes.assertNoneLost(service.baseUri());
+                int checked = writes.assertNoneLost(service);
                 System.out.printf("round %d, service and postmaster SIGKILLed together under load, service started "
                         + "again: %d acknowledged writes checked, none lost%n", round, checked);
             }

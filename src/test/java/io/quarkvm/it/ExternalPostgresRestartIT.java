@@ -12,7 +12,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 
@@ -38,7 +37,7 @@ class ExternalPostgresRestartIT {
                 "quarkus.datasource.username", "postgres", "quarkus.datasource.password", "postgres");
         try (ServiceProcess service = new ServiceProcess(work.resolve("data"), external).start()) {
             AcknowledgedWrites writes = new AcknowledgedWrites();
-            writes.start(service.baseUri(), 2);
+            writes.start(service, 2);
             writes.awaitMoreAcknowledged(WRITES_AROUND_THE_RESTART, WAIT);
 
             ServiceProcess.sigkill(ServiceProcess.postmasterOf(pgData));
@@ -61,7 +60,7 @@ class ExternalPostgresRestartIT {
                 DatabaseUnavailableAnswer.assertUnavailable(refusal.status(), refusal.retryAfter(), refusal.contentType(),
                         refusal.body(), port);
             }
-            int checked = writes.assertNoneLost(service.baseUri());
+            int checked = writes.assertNoneLost(service);
             System.out.printf("external PostgreSQL SIGKILLed under load and started again: %d acknowledged writes checked, "
                     + "none lost; %d writes answered 503 meanwhile%n", checked, refusals.size());
 
@@ -87,6 +86,6 @@ class ExternalPostgresRestartIT {
     }
 
     private static RequestSpecification api(ServiceProcess service) {
-        return given().baseUri(service.baseUri());
+        return service.api();
     }
 }

@@ -12,7 +12,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -131,6 +130,6 @@ class RunningVmsSurviveRestartIT {
     }
 
     private static RequestSpecification api(ServiceProcess service) {
-        return given().baseUri(service.baseUri());
+        return service.api();
     }
 }

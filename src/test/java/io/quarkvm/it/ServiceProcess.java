@@ -1,6 +1,10 @@
 package io.quarkvm.it;
 
+import io.restassured.RestAssured;
+import io.restassured.specification.RequestSpecification;
+
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -22,11 +27,18 @@ import java.util.stream.Stream;
 
 /**
  * The packaged service (target/quarkus-app/quarkus-run.jar) as a separate process, started exactly as README.md
- * says, so a test can stop it gracefully or SIGKILL it and start it again on the same data directory.
+ * says, so a test can stop it gracefully or SIGKILL it and start it again on the same data directory. Its callers
+ * authenticate as README.md tells an operator: with the token the service generated in its data directory on the
+ * embedded database, or, on an external one, with a token of the tokens file every node of the cluster is given.
  */
 final class ServiceProcess implements AutoCloseable {
 
     private static final Random RANDOM = new Random();
+    private static final String JDBC_URL = "quarkus.datasource.jdbc.url";
+    private static final String TOKENS_FILE = "quarkvm.auth.tokens-file";
+    private static final String CLUSTER_SECRET = "quarkvm.auth.cluster-secret";
+    /** Not the service's: the clear operator token of a tokens file, kept here and never passed to the service. */
+    private static final String OPERATOR_TOKEN = "test.operator-token";
     /** Ports given to services of this JVM, so two not yet started never get the same one. */
     private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
 
@@ -34,6 +46,8 @@ final class ServiceProcess implements AutoCloseable {
     private final int httpPort;
     private final int databasePort;
     private final Map<String, String> extraProperties;
+    /** The operator token of a node on an external database; on the embedded one it is in the data directory. */
+    private final String configuredOperatorToken;
     private Process process;
     private Path log;
 
@@ -41,17 +55,55 @@ final class ServiceProcess implements AutoCloseable {
         this.dataDir = dataDir;
         this.httpPort = freePort();
         this.databasePort = freePort();
-        this.extraProperties = extraProperties;
+        if (extraProperties.containsKey(JDBC_URL) && !extraProperties.containsKey(TOKENS_FILE)) {
+            ClusterCredentials cluster = ClusterCredentials.generate(dataDir.getParent());
+            this.extraProperties = new HashMap<>(extraProperties);
+            this.extraProperties.putAll(cluster.properties());
+            this.configuredOperatorToken = cluster.operatorToken();
+        } else {
+            this.extraProperties = extraProperties;
+            this.configuredOperatorToken = extraProperties.get(OPERATOR_TOKEN);
+        }
+    }
+
+    /** The token an operator of this service sends. */
+    String operatorToken() {
+        if (configuredOperatorToken != null) {
+            return configuredOperatorToken;
+        }
+        try {
+            return Files.readString(dataDir.resolve("operator.token")).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException("no operator token in " + dataDir + " (has the service started?)", e);
+        }
+    }
+
+    /** REST Assured at this service, as its operator. */
+    RequestSpecification api() {
+        return RestAssured.given().baseUri(baseUri()).auth().oauth2(operatorToken());
+    }
+
+    /** A request to this service, as its operator. */
+    HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(URI.create(baseUri() + path)).header("Authorization", "Bearer " + operatorToken());
     }
 
     String baseUri() {
         return "http://localhost:" + httpPort;
     }
 
-    /** Properties that point another service process at this one's embedded PostgreSQL. */
-    Map<String, String> sharedDatabase() {
-        return Map.of("quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + databasePort + "/postgres",
-                "quarkus.datasource.username", "postgres", "quarkus.datasource.password", "postgres");
+    /**
+     * Properties that make another service process a node of this one's cluster: its datasource is this one's
+     * embedded PostgreSQL, and it takes this one's operator token and cluster secret (README.md, "Authentication").
+     */
+    Map<String, String> sharedDatabase() throws IOException {
+        Path tokensFile = Files.createTempFile(dataDir.getParent(), "cluster-tokens-", "");
+        Files.writeString(tokensFile, "operator " + ClusterCredentials.sha256Hex(operatorToken()) + "\n");
+        return Map.of(JDBC_URL, "jdbc:postgresql://localhost:" + databasePort + "/postgres",
+                "quarkus.datasource.username", "postgres", "quarkus.datasource.password", "postgres",
+                TOKENS_FILE, tokensFile.toString(),
+                CLUSTER_SECRET, Files.readString(dataDir.resolve("cluster.secret")).strip(),
+                OPERATOR_TOKEN, operatorToken());
     }
 
     ServiceProcess start() throws IOException, InterruptedException {
@@ -74,7 +126,11 @@ final class ServiceProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dquarkvm.data-dir=" + dataDir, "-Dquarkvm.embedded-db.port=" + databasePort,
                 "-Dquarkus.http.port=" + httpPort));
-        extraProperties.forEach((key, value) -> command.add("-D" + key + "=" + value));
+        extraProperties.forEach((key, value) -> {
+            if (!key.equals(OPERATOR_TOKEN)) {
+                command.add("-D" + key + "=" + value);
+            }
+        });
         command.addAll(List.of("-jar", jar));
         log = Files.createTempFile(dataDir.getParent(), "service-", ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -105,7 +161,7 @@ final class ServiceProcess implements AutoCloseable {
 
     /** Skips the calling test, loudly, when this service's node cannot run VMs (neither /dev/kvm nor libunicorn.so.2). */
     void requireGuests() {
-        var nodes = io.restassured.RestAssured.given().baseUri(baseUri()).get("/api/v1/nodes").then().extract().jsonPath();
+        var nodes = api().get("/api/v1/nodes").then().extract().jsonPath();
         if (!nodes.getBoolean("items[0].canRunVms")) {
             System.err.println("SKIPPED (no backend to run guests): " + nodes.getString("items[0].reason"));
         }
@@ -116,7 +172,7 @@ final class ServiceProcess implements AutoCloseable {
     /** Every line of GET /api/v1/events from now on (the stream is open on return), as it arrives. */
     List<String> eventLines() throws IOException, InterruptedException {
         HttpResponse<Stream<String>> response = HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create(baseUri() + "/api/v1/events")).build(), HttpResponse.BodyHandlers.ofLines());
+                request("/api/v1/events").build(), HttpResponse.BodyHandlers.ofLines());
         if (response.statusCode() != 200) {
             throw new IllegalStateException("GET /api/v1/events answered " + response.statusCode());
         }

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Identities read back after the service was stopped gracefully, then killed, on the same embedded database. */
@@ -60,6 +59,6 @@ class ServiceRestartIT {
     }
 
     private static RequestSpecification api(ServiceProcess service) {
-        return given().baseUri(service.baseUri());
+        return service.api();
     }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.hamcrest.Matchers.equalTo;
@@ -59,6 +58,6 @@ class TwoNodesIT {
     }
 
     private static RequestSpecification api(ServiceProcess service) {
-        return given().baseUri(service.baseUri());
+        return service.api();
     }
 }
