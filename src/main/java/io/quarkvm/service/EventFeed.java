@@ -165,6 +165,9 @@ public class EventFeed {
         }
 
         private CompletableFuture<Batch> readFromLog() {
+            if (closed) {
+                return new CompletableFuture<>();
+            }
             long after = cursor;
             return CompletableFuture.supplyAsync(() -> log.readAfter(after, READ_BATCH), subscribers)
                     .thenApply(page -> taken(after < page.prunedThrough()

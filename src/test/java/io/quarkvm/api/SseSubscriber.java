@@ -1,9 +1,13 @@
 package io.quarkvm.api;
 
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -13,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 
 /**
- * A client of GET /api/v1/events over plain HTTP, reading on its own thread as fast as it can. It can drop its
+ * A client of GET /api/v1/events over a plain socket (HTTP/1.1), reading on its own thread as fast as it can; closing
+ * it closes the socket at once (HttpURLConnection's disconnect waits for the stream to end). It can drop its
  * connection after chosen events and connect again with {@code Last-Event-ID}, as a browser's EventSource does.
  */
 final class SseSubscriber implements AutoCloseable {
@@ -27,7 +32,7 @@ final class SseSubscriber implements AutoCloseable {
     private final List<Received> received = new ArrayList<>();
     private final CountDownLatch connected = new CountDownLatch(1);
     private final Thread thread;
-    private volatile HttpURLConnection connection;
+    private volatile Socket socket;
     private volatile boolean closing;
     private volatile String endedBy;
     private volatile int reconnects;
@@ -68,20 +73,27 @@ final class SseSubscriber implements AutoCloseable {
     private void run(Long lastEventId) {
         Long resumeAfter = lastEventId;
         while (!closing) {
-            try {
-                HttpURLConnection c = (HttpURLConnection) url.openConnection();
-                c.setRequestProperty("Accept", "text/event-stream");
-                if (resumeAfter != null) {
-                    c.setRequestProperty("Last-Event-ID", Long.toString(resumeAfter));
-                }
-                c.setReadTimeout(120_000);
-                connection = c;
-                if (c.getResponseCode() != 200) {
-                    endedBy = "status " + c.getResponseCode();
+            try (Socket connection = new Socket()) {
+                socket = connection;
+                connection.connect(new InetSocketAddress(url.getHost(), url.getPort()));
+                connection.setSoTimeout(120_000);
+                connection.getOutputStream().write(("GET " + url.getFile() + " HTTP/1.1\r\nHost: " + url.getHost()
+                        + "\r\nAccept: text/event-stream\r\n"
+                        + (resumeAfter == null ? "" : "Last-Event-ID: " + resumeAfter + "\r\n") + "\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                InputStream in = new BufferedInputStream(connection.getInputStream());
+                String status = asciiLine(in);
+                if (!status.startsWith("HTTP/1.1 200")) {
+                    endedBy = status;
                     return;
                 }
+                boolean chunked = false;
+                for (String header = asciiLine(in); !header.isEmpty(); header = asciiLine(in)) {
+                    chunked |= header.equalsIgnoreCase("transfer-encoding: chunked");
+                }
                 connected.countDown();
-                Long last = read(c);
+                Long last = read(new BufferedReader(new InputStreamReader(chunked ? new Chunked(in) : in,
+                        StandardCharsets.UTF_8)));
                 if (last == null) {
                     endedBy = "the server ended the stream";
                     return;
@@ -98,38 +110,89 @@ final class SseSubscriber implements AutoCloseable {
     }
 
     /** Reads events until the server ends the stream (null) or it is time to reconnect (the last id read). */
-    private Long read(HttpURLConnection c) throws IOException {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
-            Long id = null;
-            String event = null;
-            StringBuilder data = new StringBuilder();
-            for (String line = in.readLine(); line != null; line = in.readLine()) {
-                if (line.isEmpty()) {
-                    if (id == null) {
-                        continue;
-                    }
-                    int count;
-                    synchronized (this) {
-                        received.add(new Received(id, event, data.toString()));
-                        count = received.size();
-                    }
-                    long last = id;
-                    id = null;
-                    event = null;
-                    data.setLength(0);
-                    if (reconnectAfter.test(count)) {
-                        c.disconnect();
-                        return last;
-                    }
-                } else if (line.startsWith("id:")) {
-                    id = Long.parseLong(field(line, "id:"));
-                } else if (line.startsWith("event:")) {
-                    event = field(line, "event:");
-                } else if (line.startsWith("data:")) {
-                    data.append(field(line, "data:"));
+    private Long read(BufferedReader in) throws IOException {
+        Long id = null;
+        String event = null;
+        StringBuilder data = new StringBuilder();
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+            if (line.isEmpty()) {
+                if (id == null) {
+                    continue;
+                }
+                int count;
+                synchronized (this) {
+                    received.add(new Received(id, event, data.toString()));
+                    count = received.size();
+                }
+                long last = id;
+                id = null;
+                event = null;
+                data.setLength(0);
+                if (reconnectAfter.test(count)) {
+                    return last;
+                }
+            } else if (line.startsWith("id:")) {
+                id = Long.parseLong(field(line, "id:"));
+            } else if (line.startsWith("event:")) {
+                event = field(line, "event:");
+            } else if (line.startsWith("data:")) {
+                data.append(field(line, "data:"));
+            }
+        }
+        return null;
+    }
+
+    private static String asciiLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        for (int c = in.read(); c != '\n'; c = in.read()) {
+            if (c < 0) {
+                throw new EOFException("the connection ended in the middle of a line");
+            }
+            if (c != '\r') {
+                line.append((char) c);
+            }
+        }
+        return line.toString();
+    }
+
+    /** HTTP/1.1 chunked transfer coding: the body as the chunks' data, one after the other. */
+    private static final class Chunked extends InputStream {
+        private final InputStream in;
+        private int leftInChunk;
+        private boolean ended;
+
+        Chunked(InputStream in) {
+            this.in = in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] buffer, int offset, int length) throws IOException {
+            if (ended) {
+                return -1;
+            }
+            if (leftInChunk == 0) {
+                String size = asciiLine(in);
+                if (size.isEmpty()) { // the line break that ends the previous chunk
+                    size = asciiLine(in);
+                }
+                leftInChunk = Integer.parseInt(size.split(";")[0].strip(), 16);
+                if (leftInChunk == 0) {
+                    ended = true;
+                    return -1;
                 }
             }
-            return null;
+            int read = in.read(buffer, offset, Math.min(length, leftInChunk));
+            if (read < 0) {
+                throw new EOFException("the connection ended in the middle of a chunk");
+            }
+            leftInChunk -= read;
+            return read;
         }
     }
 
@@ -139,11 +202,11 @@ final class SseSubscriber implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() throws InterruptedException, IOException {
         closing = true;
-        HttpURLConnection c = connection;
-        if (c != null) {
-            c.disconnect();
+        Socket connection = socket;
+        if (connection != null) {
+            connection.close();
         }
         thread.join(5_000);
     }
