@@ -44,6 +44,27 @@ public interface QuarkvmConfig {
         boolean protectMetrics();
     }
 
+    Events events();
+
+    /** GET /api/v1/events and the persisted log it resumes from (README.md, "Event streams"). */
+    interface Events {
+        /** Events older than this are pruned from the log: a client resuming from one gets a gap event. */
+        @WithDefault("24h")
+        Duration keepFor();
+
+        /** The log keeps at most this many of the newest events, however young the older ones are. */
+        @WithDefault("100000")
+        int keepAtMost();
+
+        /** How often the log is pruned. */
+        @WithDefault("1m")
+        Duration pruneInterval();
+
+        /** A subscriber that has not taken an event for this long, while one was being sent to it, is dropped. */
+        @WithDefault("30s")
+        Duration stallTimeout();
+    }
+
     interface Node {
         /** This node's name in the cluster; defaults to the host name. */
         Optional<String> name();

@@ -4,27 +4,36 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.node.BootRecorder.Report;
 import org.jboss.logging.Logger;
 
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Persists guest reports off the vCPU threads, batching those that arrive together into one transaction. The
  * report that completes a boot is committed in the same transaction as what the reconciler records for it (the
- * VM is RUNNING), so a VM is RUNNING once what its guest saw is in the database, never before.
+ * VM is RUNNING), so a VM is RUNNING once what its guest saw is in the database, never before. A batch the database
+ * refuses (it is down, say) is kept and written again, with whatever arrived meanwhile, until it commits; a boot
+ * counts its reports only once they are committed.
  */
 final class ReportWriter {
 
     private static final Logger LOG = Logger.getLogger(ReportWriter.class);
     private static final long LINGER_MICROS = 1500;
+    private static final Duration FIRST_RETRY_DELAY = Duration.ofMillis(100);
+    private static final Duration LONGEST_RETRY_DELAY = Duration.ofSeconds(2);
+    /** Attempts left for what is still unwritten once the node shuts down. */
+    private static final int ATTEMPTS_AFTER_CLOSE = 3;
 
     /** What the reconciler does when a boot's last vCPU has reported. */
     interface BootUp {
-        /** Within the transaction that records the report. */
+        /** Within the transaction that records the report (it may run again if that transaction fails). */
         void recordUp(LocalVm vm);
 
-        /** Once that transaction has committed (or failed: then the reconciler's own check takes over). */
+        /** Once that transaction has committed. */
         void afterUp(LocalVm vm);
     }
 
@@ -46,6 +55,7 @@ final class ReportWriter {
     }
 
     void submit(Report report, LocalVm vm) {
+        vm.reportSubmitted();
         queue.add(new Pending(report, vm));
     }
 
@@ -68,38 +78,64 @@ final class ReportWriter {
     }
 
     private void writeLoop() {
-        while (writing || !queue.isEmpty()) {
-            List<Pending> batch = new ArrayList<>();
+        List<Pending> batch = new ArrayList<>();
+        Duration retryDelay = FIRST_RETRY_DELAY;
+        int attemptsAfterClose = ATTEMPTS_AFTER_CLOSE;
+        while (writing || !queue.isEmpty() || !batch.isEmpty()) {
             try {
-                Pending first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
+                if (batch.isEmpty()) {
+                    Pending first = queue.poll(200, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    batch.add(first);
+                    lingerForMore(batch);
+                } else {
+                    queue.drainTo(batch);
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+            try {
+                write(batch);
+                batch.clear();
+                retryDelay = FIRST_RETRY_DELAY;
+            } catch (RuntimeException e) {
+                if (!writing && --attemptsAfterClose <= 0) {
+                    LOG.errorf("gave up %d guest reports at shutdown: %s", batch.size(), e.getMessage());
+                    batch.forEach(pending -> pending.vm().reportsGivenUp(1));
+                    batch.clear();
                     continue;
                 }
-                batch.add(first);
-            } catch (InterruptedException e) {
-                return;
+                LOG.warnf("could not record %d guest reports (trying again in %d ms): %s", batch.size(),
+                        retryDelay.toMillis(), e.getMessage());
+                try {
+                    Thread.sleep(retryDelay.toMillis());
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+                retryDelay = retryDelay.multipliedBy(2).compareTo(LONGEST_RETRY_DELAY) > 0
+                        ? LONGEST_RETRY_DELAY : retryDelay.multipliedBy(2);
             }
-            try {
-                lingerForMore(batch);
-            } catch (InterruptedException e) {
-                return;
-            }
-            List<LocalVm> up = new ArrayList<>();
-            try {
-                QuarkusTransaction.requiringNew().run(() -> {
-                    up.clear();
-                    boots.recordReports(batch.stream().map(Pending::report).toList());
-                    for (Pending pending : batch) {
-                        if (pending.vm().bootVcpuReported()) {
-                            up.add(pending.vm());
-                            bootUp.recordUp(pending.vm());
-                        }
-                    }
-                });
-            } catch (RuntimeException e) {
-                LOG.warnf("could not record %d guest reports: %s", batch.size(), e.getMessage());
-            }
-            up.forEach(bootUp::afterUp);
         }
+    }
+
+    /** One transaction; the boots learn of their reports only once it has committed. */
+    private void write(List<Pending> batch) {
+        Map<LocalVm, Integer> reportsPerVm = new LinkedHashMap<>();
+        batch.forEach(pending -> reportsPerVm.merge(pending.vm(), 1, Integer::sum));
+        List<LocalVm> up = new ArrayList<>();
+        QuarkusTransaction.requiringNew().run(() -> {
+            up.clear();
+            boots.recordReports(batch.stream().map(Pending::report).toList());
+            reportsPerVm.forEach((vm, reports) -> {
+                if (vm.completedBy(reports)) {
+                    up.add(vm);
+                    bootUp.recordUp(vm);
+                }
+            });
+        });
+        reportsPerVm.forEach(LocalVm::reportsCommitted);
+        up.forEach(bootUp::afterUp);
     }
 }

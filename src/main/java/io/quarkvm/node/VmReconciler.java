@@ -58,6 +58,8 @@ public class VmReconciler {
     private static final Logger LOG = Logger.getLogger(VmReconciler.class);
     /** A boot counts as up when every boot vCPU has reported, or after this long without it. */
     private static final Duration BOOT_REPORT_WAIT = Duration.ofSeconds(2);
+    /** How often a boot whose reports the writer is retrying is looked at again. */
+    private static final Duration REPORTS_RECHECK = Duration.ofMillis(500);
     private static final Duration FIRST_RESTART_DELAY = Duration.ofSeconds(5);
     private static final Duration LONGEST_RESTART_DELAY = Duration.ofMinutes(5);
     /** A VM that ran this long before crashing is not in a crash loop: its back-off starts over. */
@@ -221,16 +223,18 @@ public class VmReconciler {
         }
         VmPhase observed = machine.state() == VirtualMachine.State.PAUSED ? VmPhase.PAUSED : VmPhase.RUNNING;
         if (observed == VmPhase.RUNNING && !here.isUp()) {
-            // RUNNING means the guest is up on every boot vCPU: until they have all reported (or a guest that never
-            // reports has had its chance), the VM is still STARTING; the last report wakes this loop again.
+            // RUNNING means the guest is up on every boot vCPU: until they have all reported and their reports are
+            // committed (or a guest that never reports has had its chance), the VM is still STARTING; committing the
+            // last report wakes this loop again. Reports the guest made but the database has not yet taken are
+            // waited for, however long the writer has to retry them.
             long waitedMillis = Duration.ofNanos(System.nanoTime() - here.startedNanos).toMillis();
-            if (waitedMillis < BOOT_REPORT_WAIT.toMillis()) {
+            if (waitedMillis < BOOT_REPORT_WAIT.toMillis() || here.hasReportsUncommitted()) {
                 LocalVm booting = here;
                 timers.schedule(() -> {
                     if (local.get(vmId) == booting && !booting.isUp()) {
                         enqueue(vmId); // a guest that never reports: RUNNING all the same once it had its chance
                     }
-                }, BOOT_REPORT_WAIT.toMillis() - waitedMillis, TimeUnit.MILLISECONDS);
+                }, Math.max(BOOT_REPORT_WAIT.toMillis() - waitedMillis, REPORTS_RECHECK.toMillis()), TimeUnit.MILLISECONDS);
                 return;
             }
         }

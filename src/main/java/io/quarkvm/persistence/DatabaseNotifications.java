@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -19,14 +17,16 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
 /**
- * PostgreSQL LISTEN/NOTIFY between the nodes: every committed VM event reaches every node's event streams, and an
+ * VM events between the nodes: each is written to the {@link EventLog} and announced with PostgreSQL NOTIFY, both
+ * inside the transaction of the change, so PostgreSQL delivers the announcement only when (and if) it commits. An
  * event that asks something of a VM's node (a desired state, a vCPU plugged or unplugged, a deletion) wakes the
- * reconcilers. Announcements are made inside the transaction of the change, so PostgreSQL delivers them only when
- * (and if) it commits.
+ * reconcilers; every event wakes each node's event feed, which reads the log.
  */
 @ApplicationScoped
 public class DatabaseNotifications {
@@ -39,15 +39,17 @@ public class DatabaseNotifications {
 
     private final AgroalDataSource dataSource;
     private final ObjectMapper json;
-    private final BroadcastProcessor<VmEvent> events = BroadcastProcessor.create();
+    private final EventLog log;
     private volatile Consumer<UUID> vmChanged = id -> { };
-    private volatile Runnable resubscribed = () -> { };
+    private final List<Runnable> resubscribed = new CopyOnWriteArrayList<>();
+    private final List<Runnable> eventCommitted = new CopyOnWriteArrayList<>();
     private volatile boolean listening;
     private Thread listener;
 
-    DatabaseNotifications(AgroalDataSource dataSource, ObjectMapper json) {
+    DatabaseNotifications(AgroalDataSource dataSource, ObjectMapper json, EventLog log) {
         this.dataSource = dataSource;
         this.json = json;
+        this.log = log;
     }
 
     void start(@Observes @Priority(15) StartupEvent event) {
@@ -62,7 +64,6 @@ public class DatabaseNotifications {
         if (listener != null) {
             listener.interrupt();
         }
-        events.onComplete();
     }
 
     /** Who is told that a VM changed (this node's reconciler). */
@@ -70,23 +71,31 @@ public class DatabaseNotifications {
         this.vmChanged = consumer;
     }
 
-    /** Who is told that LISTEN was lost and is back, so notifications may have been missed (this node's reconciler). */
+    /**
+     * Who is told that LISTEN was lost and is back, so notifications may have been missed (this node's reconciler,
+     * its event feed).
+     */
     public void onResubscribed(Runnable catchUp) {
-        this.resubscribed = catchUp;
+        resubscribed.add(catchUp);
     }
 
-    /** Every VM event committed by any node, from now on. */
-    public Multi<VmEvent> events() {
-        return events;
+    /** Who is told that some node committed an event (this node's event feed, which then reads the log). */
+    public void onEventCommitted(Runnable wake) {
+        eventCommitted.add(wake);
     }
 
-    /** Within the caller's transaction: publish the event once it commits. */
+    /** Within the caller's transaction: log the event, and announce it once it commits. */
     public void announce(VmEvent event) {
+        log.append(event);
         try {
-            notify(EVENT_CHANNEL, json.writeValueAsString(event));
+            notify(EVENT_CHANNEL, json.writeValueAsString(new Announcement(event.type(), event.vmId())));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** What a notification carries: enough to wake the right reconciler; the event itself is in the log. */
+    record Announcement(String type, UUID vmId) {
     }
 
     private static void notify(String channel, String payload) {
@@ -107,7 +116,7 @@ public class DatabaseNotifications {
                 if (lostAt != null) {
                     LOG.infof("LISTEN subscribed again after %d ms without it", Duration.between(lostAt, Instant.now()).toMillis());
                     lostAt = null;
-                    resubscribed.run();
+                    resubscribed.forEach(Runnable::run);
                 }
                 PGConnection postgres = connection.unwrap(PGConnection.class);
                 while (listening) {
@@ -137,11 +146,11 @@ public class DatabaseNotifications {
 
     private void dispatch(PGNotification notification) {
         try {
-            VmEvent event = json.readValue(notification.getParameter(), VmEvent.class);
-            if (!OBSERVATION.equals(event.type())) {
-                vmChanged.accept(event.vmId());
+            Announcement announcement = json.readValue(notification.getParameter(), Announcement.class);
+            if (!OBSERVATION.equals(announcement.type())) {
+                vmChanged.accept(announcement.vmId());
             }
-            events.onNext(event);
+            eventCommitted.forEach(Runnable::run);
         } catch (RuntimeException | JsonProcessingException e) {
             LOG.warnf("ignored notification %s: %s (%s)", notification.getName(), notification.getParameter(), e.getMessage());
         }

@@ -8,13 +8,13 @@ import java.util.UUID;
 /**
  * Something that happened to a VM, as GET /api/v1/events streams it: {@code phase} (the node observed a new phase),
  * {@code desired} (a client asked for a state), {@code vcpu-plugged}, {@code vcpu-unplugged}, {@code created},
- * {@code deleted}. Only committed changes are announced: the announcement is part of the change's transaction.
+ * {@code deleted}. Only committed changes are announced: the event is logged in the change's transaction.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VmEvent(String type, UUID vmId, String vmName, Instant at, String phase, String desiredState,
                       String node, Long version, String lastError, Integer cpuIndex, Integer apicId, Integer vpIndex) {
 
-    /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; an error message is cut well below that. */
+    /** Every event is kept in the log and sent to every subscriber: it carries the start of an error, the VM all of it. */
     private static final int MAX_ERROR_LENGTH = 1000;
 
     public static VmEvent ofVm(String type, VmEntity vm) {

@@ -5,6 +5,7 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -71,8 +72,16 @@ class ExternalPostgresRestartIT {
             api(service).contentType("application/json")
                     .body("{\"name\":\"listened\",\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1}}")
                     .post("/api/v1/vms").then().statusCode(201);
-            Await.until("its created event, which only LISTEN subscribed again brings", WAIT,
+            Await.until("its created event, on a stream opened after the restart", WAIT,
                     () -> events.stream().anyMatch(line -> line.contains("\"listened\"")));
+            // the event feed also polls the log: only the log tells whether LISTEN is back
+            Await.until("LISTEN subscribed again", WAIT, () -> {
+                try {
+                    return service.log().contains("LISTEN subscribed again");
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
         } finally {
             server.close();
         }
