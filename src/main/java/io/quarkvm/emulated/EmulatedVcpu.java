@@ -522,33 +522,13 @@ final class EmulatedVcpu implements HypervisorVcpu {
         check("uc_reg_read_batch", unicorn.uc_reg_read_batch(engine(), batchIds, batchPointers, KVM_REGS_ORDER.length));
         long[] v = new long[KVM_REGS_ORDER.length];
         batchValues.get(0, v, 0, v.length);
-        KvmRegs regs = new KvmRegs();
-        regs.rax = v[0];
-        regs.rbx = v[1];
-        regs.rcx = v[2];
-        regs.rdx = v[3];
-        regs.rsi = v[4];
-        regs.rdi = v[5];
-        regs.rsp = v[6];
-        regs.rbp = v[7];
-        regs.r8 = v[8];
-        regs.r9 = v[9];
-        regs.r10 = v[10];
-        regs.r11 = v[11];
-        regs.r12 = v[12];
-        regs.r13 = v[13];
-        regs.r14 = v[14];
-        regs.r15 = v[15];
-        regs.rip = v[16];
-        regs.rflags = v[17];
-        return regs;
+        return KvmRegs.ofValues(v);
     }
 
     @Override
     public void setRegs(KvmRegs regs) {
         requireOpen();
-        long[] v = {regs.rax, regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rsp, regs.rbp, regs.r8, regs.r9,
-                regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rip, regs.rflags};
+        long[] v = regs.values();
         batchValues.put(0, v, 0, v.length);
         check("uc_reg_write_batch", unicorn.uc_reg_write_batch(engine(), batchIds, batchPointers, v.length));
     }

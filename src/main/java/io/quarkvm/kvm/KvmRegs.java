@@ -26,7 +26,8 @@ public final class KvmRegs {
         return builder.build();
     }
 
-    private long[] values() {
+    /** The registers in struct kvm_regs order (rax .. r15, rip, rflags). */
+    public long[] values() {
         return new long[] {rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags};
     }
 
@@ -37,6 +38,11 @@ public final class KvmRegs {
     static KvmRegs readFrom(Pointer memory) {
         long[] v = new long[FIELDS.length];
         memory.get(0, v, 0, v.length);
+        return ofValues(v);
+    }
+
+    /** The registers from {@code v}, in struct kvm_regs order (rax .. r15, rip, rflags). */
+    public static KvmRegs ofValues(long[] v) {
         KvmRegs regs = new KvmRegs();
         regs.rax = v[0];
         regs.rbx = v[1];

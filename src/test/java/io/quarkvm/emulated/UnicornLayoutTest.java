@@ -1,17 +1,16 @@
 package io.quarkvm.emulated;
 
+import io.quarkvm.CCompiler;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.quarkvm.kvm.StructLayout;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +22,7 @@ class UnicornLayoutTest {
 
     @Test
     void javaNumbersMatchTheUnicornHeaders(@TempDir Path dir) throws Exception {
-        assumeTrue(onPath("gcc"), "gcc missing: cannot compile the layout probe against unicorn/unicorn.h");
+        assumeTrue(CCompiler.onPath("gcc"), "gcc missing: cannot compile the layout probe against unicorn/unicorn.h");
         assumeTrue(Files.exists(Path.of("/usr/include/unicorn/unicorn.h")),
                 "unicorn/unicorn.h missing: apt-get install libunicorn-dev");
         Map<String, Long> expected = new HashMap<>(Unicorn.constants());
@@ -47,9 +46,9 @@ class UnicornLayoutTest {
         Path source = dir.resolve("unicorn_layout.c");
         Path binary = dir.resolve("unicorn_layout");
         Files.writeString(source, c);
-        run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
+        CCompiler.run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
         Map<String, Long> actual = new HashMap<>();
-        for (String line : run(List.of(binary.toString())).split("\n")) {
+        for (String line : CCompiler.run(List.of(binary.toString())).split("\n")) {
             int separator = line.lastIndexOf('=');
             actual.put(line.substring(0, separator), Long.parseLong(line.substring(separator + 1)));
         }
@@ -61,21 +60,5 @@ class UnicornLayoutTest {
     private static void print(StringBuilder c, String key, String expression) {
         c.append("    printf(\"%s=%lld\\n\", \"").append(key).append("\", (long long) (").append(expression)
                 .append("));\n");
-    }
-
-    private static boolean onPath(String program) {
-        try {
-            return new ProcessBuilder(program, "--version").redirectErrorStream(true).start()
-                    .waitFor(30, TimeUnit.SECONDS);
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
-    private static String run(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, process.waitFor(), String.join(" ", command) + " failed:\n" + output);
-        return output;
     }
 }

@@ -1,16 +1,15 @@
 package io.quarkvm.kvm;
 
+import io.quarkvm.CCompiler;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,7 +28,7 @@ class KvmLayoutTest {
 
     @Test
     void javaLayoutsAndNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
-        assumeTrue(onPath("gcc"), "gcc missing: cannot compile the layout probe against linux/kvm.h");
+        assumeTrue(CCompiler.onPath("gcc"), "gcc missing: cannot compile the layout probe against linux/kvm.h");
         Map<String, Long> expected = new HashMap<>();
         StringBuilder c = new StringBuilder("""
                 #include <stdio.h>
@@ -88,9 +87,9 @@ class KvmLayoutTest {
         Path source = dir.resolve("kvm_layout.c");
         Path binary = dir.resolve("kvm_layout");
         Files.writeString(source, c);
-        run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
+        CCompiler.run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
         Map<String, Long> actual = new HashMap<>();
-        for (String line : run(List.of(binary.toString())).split("\n")) {
+        for (String line : CCompiler.run(List.of(binary.toString())).split("\n")) {
             int separator = line.lastIndexOf('=');
             actual.put(line.substring(0, separator), Long.parseUnsignedLong(line.substring(separator + 1)));
         }
@@ -103,21 +102,5 @@ class KvmLayoutTest {
     private static void print(StringBuilder c, String key, String expression) {
         c.append("    printf(\"%s=%llu\\n\", \"").append(key).append("\", (unsigned long long) (")
                 .append(expression).append("));\n");
-    }
-
-    private static boolean onPath(String program) {
-        try {
-            return new ProcessBuilder(program, "--version").redirectErrorStream(true).start()
-                    .waitFor(30, TimeUnit.SECONDS);
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
-    private static String run(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, process.waitFor(), String.join(" ", command) + " failed:\n" + output);
-        return output;
     }
 }
