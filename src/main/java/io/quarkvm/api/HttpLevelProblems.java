@@ -3,7 +3,11 @@ package io.quarkvm.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.runtime.configuration.MemorySize;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
 import io.quarkus.vertx.http.runtime.RouteConstants;
+import io.quarkvm.security.BearerTokenMechanism;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
@@ -76,13 +80,30 @@ public class HttpLevelProblems {
         context.next();
     }
 
-    /** A route failed outside JAX-RS (whose failures ProblemMappers answers): a body cut off at the limit, say. */
+    /**
+     * A route failed outside JAX-RS (whose failures ProblemMappers answers): a body cut off at the limit, say, or a
+     * missing or refused token on /q/metrics when quarkvm.auth.protect-metrics asks for one.
+     */
     private void failed(RoutingContext context) {
         if (context.response().headWritten()) {
             context.next();
             return;
         }
         Throwable failure = context.failure();
+        if (failure instanceof UnauthorizedException) {
+            context.response().putHeader(jakarta.ws.rs.core.HttpHeaders.WWW_AUTHENTICATE, BearerTokenMechanism.CHALLENGE);
+            send(context, ProblemMappers.missingToken());
+            return;
+        }
+        if (failure instanceof AuthenticationFailedException) {
+            context.response().putHeader(jakarta.ws.rs.core.HttpHeaders.WWW_AUTHENTICATE, BearerTokenMechanism.INVALID_TOKEN_CHALLENGE);
+            send(context, ProblemMappers.invalidToken());
+            return;
+        }
+        if (failure instanceof ForbiddenException) {
+            send(context, ProblemMappers.forbidden());
+            return;
+        }
         int status = failure instanceof HttpException http ? http.getStatusCode()
                 : failure == null ? context.statusCode() : 500;
         if (status == 413) {

@@ -127,24 +127,36 @@ public class ProblemMappers {
     /** No token: the API's permissions (application.properties) are checked once JAX-RS has chosen the endpoint. */
     @ServerExceptionMapper
     public Response unauthorized(UnauthorizedException e) {
-        return unauthorized(BearerTokenMechanism.CHALLENGE, "send 'Authorization: Bearer <token>' (README.md, \"Authentication\")");
+        return withChallenge(BearerTokenMechanism.CHALLENGE, missingToken());
     }
 
     /** A token that is none of ours: which part of it was wrong is not said. */
     @ServerExceptionMapper
     public Response invalidToken(AuthenticationFailedException e) {
-        return unauthorized(BearerTokenMechanism.INVALID_TOKEN_CHALLENGE, "the bearer token is not valid");
+        return withChallenge(BearerTokenMechanism.INVALID_TOKEN_CHALLENGE, invalidToken());
     }
 
     @ServerExceptionMapper
     public Response forbidden(ForbiddenException e) {
-        return Problem.response(403, "forbidden", "Forbidden", "this token's role may not do this: reads need "
+        return forbidden().response();
+    }
+
+    static Problem missingToken() {
+        return Problem.of(401, "unauthorized", "Unauthorized",
+                "send 'Authorization: Bearer <token>' (README.md, \"Authentication\")", null);
+    }
+
+    static Problem invalidToken() {
+        return Problem.of(401, "unauthorized", "Unauthorized", "the bearer token is not valid", null);
+    }
+
+    static Problem forbidden() {
+        return Problem.of(403, "forbidden", "Forbidden", "this token's role may not do this: reads need "
                 + "viewer or operator, everything else operator", null);
     }
 
-    private static Response unauthorized(String challenge, String detail) {
-        return Response.fromResponse(Problem.response(401, "unauthorized", "Unauthorized", detail, null))
-                .header(HttpHeaders.WWW_AUTHENTICATE, challenge).build();
+    private static Response withChallenge(String challenge, Problem problem) {
+        return Response.fromResponse(problem.response()).header(HttpHeaders.WWW_AUTHENTICATE, challenge).build();
     }
 
     @ServerExceptionMapper

@@ -17,7 +17,7 @@ class EmulatedHypervisorTest {
     void aMissingLibraryIsNamedWithTheDebianPackageThatProvidesIt() {
         IllegalStateException missing = assertThrows(IllegalStateException.class,
                 () -> EmulatedHypervisor.load("libunicorn-absent.so.2"));
-        assertTrue(missing.getMessage().contains("libunicorn.so.2"), missing.getMessage());
+        assertTrue(missing.getMessage().contains("libunicorn-absent.so.2"), missing.getMessage());
         assertTrue(missing.getMessage().contains("apt-get install libunicorn2"), missing.getMessage());
     }
 
