@@ -51,8 +51,12 @@ class VirtualMachineLeakTest {
             // KVM's own (the VM and vCPU fds, anon_inode:kvm-*) must come back exactly, and no more may be open.
             assertEquals(kvmFdsBefore, kvmFdsAfter, "KVM file descriptors leaked");
             assertTrue(fdsAfter - fdsBefore < 20, "file descriptors leaked: " + fdsBefore + " -> " + fdsAfter);
-            // The JVM itself may map or unmap a few regions meanwhile (JIT code, GC); a leak would be ≥ 2 per cycle.
-            assertTrue(mappingsAfter - mappingsBefore < 20, "mappings leaked: " + mappingsBefore + " -> " + mappingsAfter);
+            // A leaked VM leaves its RAM (and, emulated, its engine's code buffer) mapped: ≥ 1 mapping per cycle, 1000
+            // here. The JVM maps and unmaps regions of its own meanwhile (JIT code, GC, malloc arenas of threads that
+            // other test classes' services in this JVM start and end): up to 58 seen in a full run, so a tenth of a
+            // mapping per cycle is what this tells apart.
+            assertTrue(mappingsAfter - mappingsBefore < CYCLES / 10,
+                    "mappings leaked: " + mappingsBefore + " -> " + mappingsAfter);
             // Every VM has a vCPU thread and a stopper at most; the JVM may add a compiler or GC thread meanwhile.
             assertTrue(threadsAfter - threadsBefore < 10, "threads leaked: " + threadsBefore + " -> " + threadsAfter);
         }
