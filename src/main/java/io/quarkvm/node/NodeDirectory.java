@@ -3,7 +3,9 @@ package io.quarkvm.node;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkvm.domain.HypervisorKind;
 import io.quarkvm.domain.NodeCapabilities;
+import io.quarkvm.domain.NodePreference;
 import io.quarkvm.domain.PlacementDecision;
 import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VpIndexPolicy;
@@ -71,8 +73,9 @@ public class NodeDirectory {
     }
 
     /**
-     * The node a VM should start on: the one it is placed on if that node is alive, else this node, else any live
-     * node that can honour the VM's policy. The refusal names every node's reason.
+     * The node a VM should start on: the one it is placed on if that node is alive, else the first live node in
+     * {@link NodePreference} order (KVM before emulated, this node first among equals) that can honour the VM's
+     * policy. The refusal names every node's reason.
      */
     public Placement place(Optional<String> current, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex) {
         List<String> reasons = new ArrayList<>();
@@ -81,16 +84,18 @@ public class NodeDirectory {
             return accepts(placed.get(), policy, topology, hypervVpIndex, reasons)
                     ? new Placement(placed.get().name, null) : refused(reasons);
         }
-        NodeEntity self = NodeEntity.findById(local.name()); // the common case, a single node, costs one lookup
-        if (self != null && accepts(self, policy, topology, hypervVpIndex, reasons)) {
-            return new Placement(self.name, null);
-        }
-        for (NodeEntity other : all()) {
-            if (!other.name.equals(local.name()) && isLive(other) && accepts(other, policy, topology, hypervVpIndex, reasons)) {
-                return new Placement(other.name, null);
+        List<NodeEntity> live = all().stream().filter(this::isLive).toList();
+        for (NodeEntity node : NodePreference.order(live, NodeDirectory::hypervisorOf, node -> node.name.equals(local.name()))) {
+            if (accepts(node, policy, topology, hypervVpIndex, reasons)) {
+                return new Placement(node.name, null);
             }
         }
         return refused(reasons);
+    }
+
+    private static HypervisorKind hypervisorOf(NodeEntity node) {
+        return Arrays.stream(HypervisorKind.values()).filter(kind -> kind.name().equals(node.hypervisor)).findFirst()
+                .orElse(HypervisorKind.NONE);
     }
 
     private boolean accepts(NodeEntity node, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex,
