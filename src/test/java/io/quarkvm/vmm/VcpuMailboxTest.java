@@ -61,7 +61,10 @@ class VcpuMailboxTest {
             assertThat(other.thread()).isNotSameAs(first.thread());
             assertThat(first.regs().rip).as("the task saw the guest where it was running")
                     .isBetween(GuestLayout.CODE, GuestLayout.CODE + GuestLayout.CODE_MAX_SIZE);
-            assertThat(first.regs().rbx).as("RBX holds the cpu_index").isEqualTo(1);
+            assertThat(first.regs().rsp).as("the registers are those of cpu_index 1: RSP in its stack")
+                    .isBetween(GuestLayout.stackTopOf(1) - GuestLayout.STACK_SIZE, GuestLayout.stackTopOf(1));
+            assertThat(other.regs().rsp).as("and cpu_index 0's in its own")
+                    .isBetween(GuestLayout.stackTopOf(0) - GuestLayout.STACK_SIZE, GuestLayout.stackTopOf(0));
             assertThat(vm.counters(1).kicksTaken()).as("the tasks were let in by kicks out of the guest")
                     .isGreaterThan(kicksBefore);
             assertThat(vm.heartbeats(1)).as("the guest ran while the tasks were posted").isGreaterThan(beatsBefore);
