@@ -104,6 +104,13 @@ public interface QuarkvmConfig {
         /** How often the reconciler looks at every VM even without a notification. */
         @WithDefault("5s")
         Duration sweepInterval();
+
+        /**
+         * How many VMs the reconciler works on at once (each VM by one of them at a time), so that a VM slow to start
+         * or stop holds up only its own worker.
+         */
+        @WithDefault("4")
+        int reconcileWorkers();
     }
 
     interface EmbeddedDb {

@@ -14,7 +14,7 @@ public final class VmStateMachine {
     /** The phases from which each action may change the desired state. */
     private static final Map<VmAction, Set<VmPhase>> ALLOWED_FROM = Map.of(
             VmAction.START, EnumSet.of(VmPhase.STOPPED, VmPhase.CRASHED),
-            VmAction.STOP, EnumSet.allOf(VmPhase.class),
+            VmAction.STOP, EnumSet.complementOf(EnumSet.of(VmPhase.MIGRATING_OUT, VmPhase.MIGRATING_IN)),
             VmAction.PAUSE, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED),
             VmAction.RESUME, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED));
 
@@ -48,6 +48,9 @@ public final class VmStateMachine {
     private static String hint(VmAction action, VmPhase phase) {
         if (phase == VmPhase.PAUSED && action == VmAction.START) {
             return "; resume it instead";
+        }
+        if (phase.isHandover()) {
+            return "; wait until its migration has ended, or cancel it";
         }
         if (phase == VmPhase.STOPPING) {
             return "; wait until it has stopped";

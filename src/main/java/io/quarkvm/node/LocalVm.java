@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A VM running on this node: its machine, the boot it is, and how many boot vCPUs have yet to report. A report
- * counts once it is committed: until then the boot is not up, however many the guest made.
+ * counts once it is committed: until then the boot is not up, however many the guest made. Once it is being stopped
+ * it says why, until its machine has released everything; only the reconciler's worker on this VM changes that.
  */
 final class LocalVm {
 
@@ -17,11 +18,44 @@ final class LocalVm {
     private final AtomicInteger bootVcpusToReport;
     private final AtomicInteger reportsUncommitted = new AtomicInteger();
     volatile VirtualMachine machine;
+    /** Why the machine is being stopped; null while it is meant to run. */
+    private volatile String stopReason;
+    /** The stop is the end of a crash, to be recorded as one once the machine is gone. */
+    private volatile boolean crashed;
+    /** The machine has been asked to stop. */
+    private volatile boolean machineStopAsked;
 
     LocalVm(UUID id, long bootId, int bootVcpus) {
         this.id = id;
         this.bootId = bootId;
         this.bootVcpusToReport = new AtomicInteger(bootVcpus);
+    }
+
+    /** The first reason given is the one the boot ends with. */
+    void beginStop(String reason, boolean crash) {
+        if (stopReason == null) {
+            stopReason = reason;
+            crashed = crash;
+        }
+    }
+
+    String stopReason() {
+        return stopReason;
+    }
+
+    boolean isStopping() {
+        return stopReason != null;
+    }
+
+    boolean crashed() {
+        return crashed;
+    }
+
+    /** True the first time only: the machine is about to be asked to stop, and still answers at once. */
+    boolean askingMachineToStop() {
+        boolean first = !machineStopAsked;
+        machineStopAsked = true;
+        return first;
     }
 
     /** A report of this VM's guest was handed to the report writer. */

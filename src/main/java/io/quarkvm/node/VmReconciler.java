@@ -38,19 +38,21 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Drives the VMs placed on this node towards their desired state. One controller thread makes every change to
- * a local VM, so two changes never race; it is woken by this node's API, by PostgreSQL NOTIFY from any node, by
- * a VM's own threads (a crash), and by a periodic sweep that catches anything missed.
+ * Drives the VMs placed on this node towards their desired state, one step at a time from what is desired and what
+ * is observed. The steps go through a {@link WorkQueue} keyed by VM: one worker at a time makes every change to a
+ * VM, so two changes never race, while a few workers take different VMs in parallel, so one VM slow to start or to
+ * stop never holds up the others. Waiting (for a machine to release itself, for a guest to report) has a limit and
+ * is taken up again later rather than holding a worker. The queue is fed by this node's API, PostgreSQL NOTIFY from
+ * any node, a VM's own threads (a crash), and a periodic sweep that catches anything missed. A VM a migration is
+ * handing over ({@link VmPhase#isHandover()}) is the migration's: no step is taken for it.
  */
 @ApplicationScoped
 public class VmReconciler {
@@ -65,6 +67,13 @@ public class VmReconciler {
     /** A VM that ran this long before crashing is not in a crash loop: its back-off starts over. */
     private static final Duration STABLE_RUN = Duration.ofMinutes(10);
     private static final long COUNTER_FLUSH_MILLIS = 1000;
+    /** How long a worker waits for a stopping machine to release itself before it looks again later. */
+    private static final Duration STOP_WAIT = Duration.ofMillis(500);
+    private static final Duration STOP_RECHECK = Duration.ofMillis(250);
+    /** What is still running when the node shuts down is given this long to stop. */
+    private static final Duration SHUTDOWN_STOP_WAIT = Duration.ofSeconds(30);
+    private static final Duration FIRST_RETRY_DELAY = Duration.ofMillis(250);
+    private static final Duration LONGEST_RETRY_DELAY = Duration.ofSeconds(30);
 
     private final LocalNode node;
     private final BootRecorder boots;
@@ -72,11 +81,9 @@ public class VmReconciler {
     private final DatabaseNotifications notifications;
     private final QuarkvmConfig config;
 
-    private final LinkedBlockingQueue<UUID> queue = new LinkedBlockingQueue<>();
-    private final Set<UUID> queued = ConcurrentHashMap.newKeySet();
     private final Map<UUID, LocalVm> local = new ConcurrentHashMap<>();
     private volatile boolean running;
-    private Thread controller;
+    private volatile WorkQueue<UUID> work;
     private ScheduledExecutorService timers;
     private ExecutorService observationWriter;
     private ReportWriter reports;
@@ -114,8 +121,8 @@ public class VmReconciler {
                 enqueue(vm.id);
             }
         });
-        controller = new Thread(this::controlLoop, "vm-reconciler");
-        controller.start();
+        work = new WorkQueue<>("vm-reconciler", config.node().reconcileWorkers(), FIRST_RETRY_DELAY,
+                LONGEST_RETRY_DELAY, this::reconcileOrRecord);
         notifications.onVmChanged(this::enqueue);
         timers = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "vm-reconciler-timers"));
         notifications.onResubscribed(() -> timers.execute(this::sweep));
@@ -131,10 +138,15 @@ public class VmReconciler {
         }
         running = false;
         timers.shutdownNow();
-        controller.interrupt();
-        controller.join(TimeUnit.SECONDS.toMillis(30));
+        if (!work.shutDown(SHUTDOWN_STOP_WAIT)) {
+            LOG.warnf("a reconcile was still going %d s after shutdown began", SHUTDOWN_STOP_WAIT.toSeconds());
+        }
         for (LocalVm vm : List.copyOf(local.values())) {
-            stopLocal(vm, "node " + node.name() + " shut down");
+            vm.beginStop("node " + node.name() + " shut down", false);
+            if (!released(vm, SHUTDOWN_STOP_WAIT)) {
+                LOG.errorf("VM %s did not stop within %d s of shutdown", vm.id, SHUTDOWN_STOP_WAIT.toSeconds());
+                continue;
+            }
             setPhase(vm.id, VmPhase.STOPPED, "stopped because node " + node.name() + " shut down", false);
         }
         reports.close();
@@ -143,38 +155,30 @@ public class VmReconciler {
     }
 
     public void enqueue(UUID vmId) {
-        if (queued.add(vmId)) {
-            queue.add(vmId);
+        WorkQueue<UUID> queue = work;
+        if (queue != null) {
+            queue.enqueue(vmId);
         }
     }
 
-    private void controlLoop() {
-        while (running) {
-            UUID vmId;
-            try {
-                vmId = queue.poll(1, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (vmId == null) {
-                continue;
-            }
-            queued.remove(vmId);
-            try {
-                reconcile(vmId);
-            } catch (RuntimeException e) {
-                if (DatabaseUnavailable.causedBy(e)) {
-                    // Says nothing about the VM: it is left exactly as it is until the database answers again.
-                    LOG.warnf("VM %s left as it is while the database is unavailable: %s", vmId, e.getMessage());
-                    continue;
-                }
-                LOG.errorf(e, "reconciling VM %s failed; the sweep will try again", vmId);
+    /** One step for the VM; a failure is recorded on it and retried with back-off (the queue's). */
+    private Duration reconcileOrRecord(UUID vmId) {
+        try {
+            return reconcile(vmId);
+        } catch (RuntimeException e) {
+            if (DatabaseUnavailable.causedBy(e)) {
+                // Says nothing about the VM: it is left exactly as it is until the database answers again.
+                LOG.warnf("VM %s left as it is while the database is unavailable: %s", vmId, e.getMessage());
+            } else {
+                LOG.errorf(e, "reconciling VM %s failed; it will be tried again", vmId);
                 recordError(vmId, "node " + node.name() + " could not bring the VM to its desired state: " + e.getMessage());
             }
+            throw e;
         }
     }
 
-    private void reconcile(UUID vmId) {
+    /** @return when to look at the VM again without being asked ({@link Duration#ZERO}: only when asked) */
+    private Duration reconcile(UUID vmId) {
         VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity found = VmEntity.findById(vmId);
             if (found != null) {
@@ -182,37 +186,53 @@ public class VmReconciler {
             }
             return found;
         });
+        if (vm != null && vm.phase.isHandover()) {
+            return Duration.ZERO; // the migration's until it records how the handover ended
+        }
         LocalVm here = local.get(vmId);
-        if (here != null && !isAlive(here.machine)) {
-            recordCrash(here, here.machine.crashReason().orElse("the machine stopped by itself"));
-            return;
+        if (here != null && !here.isStopping() && !isAlive(here.machine)) {
+            here.beginStop("crashed: " + here.machine.crashReason().orElse("the machine stopped by itself"), true);
+        }
+        if (here != null && here.isStopping()) {
+            if (!released(here, STOP_WAIT)) {
+                return STOP_RECHECK;
+            }
+            if (here.crashed()) {
+                recordCrash(here);
+                return Duration.ZERO;
+            }
+            here = null;
         }
         if (vm == null || !node.name().equals(vm.node)) {
             if (here != null) {
-                stopLocal(here, vm == null ? "the VM was deleted" : "the VM is placed on node " + vm.node);
+                here.beginStop(vm == null ? "the VM was deleted" : "the VM is placed on node " + vm.node, false);
+                return released(here, STOP_WAIT) ? Duration.ZERO : STOP_RECHECK;
             }
-            return;
+            return Duration.ZERO;
         }
         if (vm.desiredState == DesiredState.STOPPED) {
             if (here != null) {
                 setPhase(vmId, VmPhase.STOPPING, null, false);
-                stopLocal(here, "stopped on request");
+                here.beginStop("stopped on request", false);
+                if (!released(here, STOP_WAIT)) {
+                    return STOP_RECHECK;
+                }
             }
             setPhase(vmId, VmPhase.STOPPED, null, true);
-            return;
+            return Duration.ZERO;
         }
         if (here == null) {
             if (vm.phase == VmPhase.CRASHED && vm.restartNotBefore != null && Instant.now().isBefore(vm.restartNotBefore)) {
-                return;
+                return Duration.between(Instant.now(), vm.restartNotBefore);
             }
             here = startLocal(vm);
             if (here == null) {
-                return;
+                return Duration.ZERO;
             }
         }
         if (!isAlive(here.machine)) {
-            recordCrash(here, here.machine.crashReason().orElse("the machine stopped by itself"));
-            return;
+            here.beginStop("crashed: " + here.machine.crashReason().orElse("the machine stopped by itself"), true);
+            return Duration.ofMillis(1); // the crash is recorded once the machine has released itself
         }
         plugAsPersisted(vm, here);
         VirtualMachine machine = here.machine;
@@ -229,18 +249,14 @@ public class VmReconciler {
             // waited for, however long the writer has to retry them.
             long waitedMillis = Duration.ofNanos(System.nanoTime() - here.startedNanos).toMillis();
             if (waitedMillis < BOOT_REPORT_WAIT.toMillis() || here.hasReportsUncommitted()) {
-                LocalVm booting = here;
-                timers.schedule(() -> {
-                    if (local.get(vmId) == booting && !booting.isUp()) {
-                        enqueue(vmId); // a guest that never reports: RUNNING all the same once it had its chance
-                    }
-                }, Math.max(BOOT_REPORT_WAIT.toMillis() - waitedMillis, REPORTS_RECHECK.toMillis()), TimeUnit.MILLISECONDS);
-                return;
+                // A guest that never reports is RUNNING all the same once it has had its chance.
+                return Duration.ofMillis(Math.max(BOOT_REPORT_WAIT.toMillis() - waitedMillis, REPORTS_RECHECK.toMillis()));
             }
         }
         if (vm.phase != observed) {
             setPhase(vmId, observed, null, false);
         }
+        return Duration.ZERO;
     }
 
     /**
@@ -336,6 +352,11 @@ public class VmReconciler {
             public void crashed(String reason) {
                 enqueue(vm.id);
             }
+
+            @Override
+            public void stopped() {
+                enqueue(vm.id); // a stop that outlasted its worker's wait is taken up again at once
+            }
         };
     }
 
@@ -349,31 +370,34 @@ public class VmReconciler {
         });
     }
 
-    private void stopLocal(LocalVm vm, String reason) {
-        flushCounters(vm);
-        if (vm.machine.state() == VirtualMachine.State.CRASHED) {
-            awaitReleased(vm.machine);
-        } else {
-            vm.machine.stop();
+    /**
+     * Stops the machine of a VM that is stopping (a crashed one stops by itself), waiting no longer than
+     * {@code atMost}; once it has released everything, the VM is no longer local and its boot is ended. Its
+     * resources must be gone before the VM may start again.
+     *
+     * @return whether that is done
+     */
+    private boolean released(LocalVm vm, Duration atMost) {
+        if (vm.askingMachineToStop()) {
+            flushCounters(vm); // a stopping machine answers only once it has stopped
         }
-        local.remove(vm.id);
-        boots.endBoot(vm.bootId, reason);
-    }
-
-    /** A crashed machine releases itself; its resources must be gone before the VM may start again. */
-    private static void awaitReleased(VirtualMachine machine) {
         try {
-            if (!machine.awaitStopped(10, TimeUnit.SECONDS)) {
-                LOG.errorf("crashed machine %s did not release its resources within 10 s", machine.name());
+            if (!vm.machine.stop(atMost)) {
+                LOG.debugf("VM %s (%s) is still stopping", vm.id, vm.machine.name());
+                return false;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
         }
+        local.remove(vm.id);
+        boots.endBoot(vm.bootId, vm.stopReason());
+        return true;
     }
 
-    private void recordCrash(LocalVm vm, String reason) {
+    private void recordCrash(LocalVm vm) {
+        String reason = vm.machine.crashReason().orElse("the machine stopped by itself");
         LOG.warnf("VM %s crashed: %s", vm.id, reason);
-        stopLocal(vm, "crashed: " + reason);
         Duration ran = Duration.ofNanos(System.nanoTime() - vm.startedNanos);
         recordFailedStart(vm.id, reason, ran.compareTo(STABLE_RUN) >= 0);
     }
@@ -410,7 +434,7 @@ public class VmReconciler {
             VmEntity.flush();
             notifications.announce(VmEvent.ofVm("phase", vm));
             if (vm.desiredState != DesiredState.STOPPED && running) {
-                timers.schedule(() -> enqueue(vmId), restartDelay(vm.crashCount).toMillis(), TimeUnit.MILLISECONDS);
+                work.enqueueAfter(vmId, restartDelay(vm.crashCount));
             }
         });
         phaseChanges.recorded();
@@ -476,6 +500,9 @@ public class VmReconciler {
 
     private void flushCounters() {
         for (LocalVm vm : local.values()) {
+            if (vm.isStopping()) {
+                continue; // the stop flushed them; asking a stopping machine waits for the stop
+            }
             try {
                 flushCounters(vm);
             } catch (RuntimeException e) {

@@ -39,7 +39,8 @@ public class VmLifecycleService {
 
     /**
      * Records what is asked. Besides the state machine's changes, a start re-places a VM that should run but whose
-     * node is gone, and a stop of a VM whose node is gone releases it at once.
+     * node is gone (not one a migration is handing over: the migration says where it runs), and a stop of a VM whose
+     * node is gone releases it at once.
      */
     public LifecycleOutcome request(UUID id, VmAction action, ExpectedVersion expected, Duration wait) {
         VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
@@ -47,7 +48,8 @@ public class VmLifecycleService {
                     .orElseThrow(() -> new VmNotFoundException(id));
             expected.check(locked.version);
             boolean changed = VmStateMachine.apply(action, locked.desiredState, locked.phase) == VmStateMachine.Transition.CHANGED;
-            if (changed || action == VmAction.START && locked.desiredState != DesiredState.STOPPED && !placedOnLiveNode(locked)) {
+            if (changed || action == VmAction.START && locked.desiredState != DesiredState.STOPPED
+                    && !placedOnLiveNode(locked) && !locked.phase.isHandover()) {
                 change(locked, action);
                 locked.updatedAt = Instant.now();
                 VmEntity.flush();

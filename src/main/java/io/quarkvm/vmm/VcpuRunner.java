@@ -11,6 +11,8 @@ import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
 import io.quarkvm.kvm.ThreadSignals;
 import io.quarkvm.kvm.VcpuExit;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -20,9 +22,10 @@ import java.util.concurrent.TimeUnit;
  * One vCPU and the platform thread that owns it: the thread creates the vCPU (KVM wants every vCPU ioctl from one
  * thread), sets it up for the guest, checks its identity, then runs the KVM_RUN loop and handles the exits.
  *
- * <p>Other threads steer it only through {@link #request}: the new request is published first, then
- * kvm_run.immediate_exit and a tgkill of the kick signal make KVM_RUN return EINTR (ARCHITECTURE.md, "Kicking a
- * vCPU out of KVM_RUN"). The thread clears immediate_exit before it reads the request, so no kick is lost.
+ * <p>Other threads steer it only through {@link #request}, and hand it work that must run on this thread through
+ * its one mailbox ({@link #post}): the new request or task is published first, then kvm_run.immediate_exit and a
+ * tgkill of the kick signal make KVM_RUN return EINTR (ARCHITECTURE.md, "Kicking a vCPU out of KVM_RUN"). The thread
+ * clears immediate_exit before it reads the request and the mailbox, so no kick is lost.
  */
 final class VcpuRunner {
 
@@ -79,11 +82,28 @@ final class VcpuRunner {
     private int threadId;
     /** Set once the vCPU exists; kickers set its immediate_exit, under the monitor and only while not finished. */
     private volatile HypervisorVcpu vcpu;
-    /** Guarded by monitor: an identity to take while parked, and who waits for it to be set up. */
-    private Adoption adoption;
+    /** Guarded by monitor: tasks for this thread, run in order between two runs of the guest. */
+    private final ArrayDeque<Mail<?>> mailbox = new ArrayDeque<>();
+    /**
+     * Only the thread's own: the last exit (I/O, MMIO, RDMSR, WRMSR) is completed by KVM only at the next KVM_RUN,
+     * and until then the vCPU's registers are not consistent (Documentation/virt/kvm/api.rst, kvm_run).
+     */
+    private boolean exitToComplete;
     private long kvmSignalMask;
 
-    private record Adoption(VcpuIdentity identity, CompletableFuture<Void> done) {
+    /** A task and who waits for its outcome. */
+    private record Mail<T>(VcpuTask<T> task, CompletableFuture<T> outcome) {
+        void deliver(HypervisorVcpu vcpu) {
+            try {
+                outcome.complete(task.runOn(vcpu));
+            } catch (RuntimeException | Error e) {
+                outcome.completeExceptionally(e); // the task's failure, not the vCPU's: it carries on
+            }
+        }
+
+        void refuse(String why) {
+            outcome.completeExceptionally(new IllegalStateException(why));
+        }
     }
 
     private volatile long rdmsrAnswered;
@@ -147,16 +167,30 @@ final class VcpuRunner {
      * sets it up for the guest and checks its identity, still parked. The future fails if that does.
      */
     CompletableFuture<Void> adopt(VcpuIdentity full) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
+        return post(vcpu -> {
+            takeIdentity(vcpu, full);
+            return null;
+        });
+    }
+
+    /**
+     * Hands {@code task} to this vCPU's thread, which runs it between two runs of the guest: a vCPU in the guest is
+     * kicked out for it and goes back in afterwards; a paused or parked one runs it where it waits, and stays so.
+     * The outcome fails, and the vCPU carries on, if the task throws; it fails at once if the vCPU is stopping or
+     * gone, and, for a task posted just before that, when the thread ends.
+     */
+    <T> CompletableFuture<T> post(VcpuTask<T> task) {
+        Mail<T> mail = new Mail<>(task, new CompletableFuture<>());
         synchronized (monitor) {
-            if (finished || identityComplete || adoption != null) {
-                done.completeExceptionally(new IllegalStateException("vCPU " + identity + " cannot take " + full));
-                return done;
+            if (finished || request == Request.STOP) {
+                mail.refuse("vCPU " + identity + " has stopped");
+                return mail.outcome();
             }
-            adoption = new Adoption(full, done);
+            mailbox.add(mail);
             monitor.notifyAll();
+            kick();
         }
-        return done;
+        return mail.outcome();
     }
 
     VcpuCounters counters() {
@@ -175,18 +209,25 @@ final class VcpuRunner {
             }
             request = next;
             monitor.notifyAll();
-            // Under the monitor, a thread that has not finished has not yet unmapped kvm_run (it does so only
-            // after setting finished here) nor ended (so its thread id is not anybody else's).
-            if (next == Request.RUN || finished) {
-                return;
+            if (next != Request.RUN) {
+                kick();
             }
-            HypervisorVcpu current = vcpu;
-            if (current != null) {
-                current.requestImmediateExit(true);
-            }
-            if (threadId != 0) {
-                ThreadSignals.signalThread(PROCESS_ID, threadId, KICK_SIGNAL);
-            }
+        }
+    }
+
+    /** Holds the monitor: gets the thread out of KVM_RUN (or keeps it from entering) to look at what changed. */
+    private void kick() {
+        // Under the monitor, a thread that has not finished has not yet unmapped kvm_run (it does so only
+        // after setting finished here) nor ended (so its thread id is not anybody else's).
+        if (finished) {
+            return;
+        }
+        HypervisorVcpu current = vcpu;
+        if (current != null) {
+            current.requestImmediateExit(true);
+        }
+        if (threadId != 0) {
+            ThreadSignals.signalThread(PROCESS_ID, threadId, KICK_SIGNAL);
         }
     }
 
@@ -260,10 +301,8 @@ final class VcpuRunner {
             synchronized (monitor) {
                 threadId = 0; // no kick may reach a thread id that could be reused
                 finished = true;
-                if (adoption != null) {
-                    adoption.done().completeExceptionally(new IllegalStateException("vCPU thread ended"));
-                    adoption = null;
-                }
+                mailbox.forEach(mail -> mail.refuse("the thread of vCPU " + identity + " ended"));
+                mailbox.clear();
                 closing = vcpu;
                 vcpu = null; // request() must never write to a kvm_run that is about to be unmapped
                 monitor.notifyAll();
@@ -382,6 +421,8 @@ final class VcpuRunner {
     private void runLoop() throws InterruptedException {
         while (awaitRunnable() == Request.RUN) {
             VcpuExit exit = vcpu.run();
+            exitToComplete = exit instanceof VcpuExit.Io || exit instanceof VcpuExit.Mmio
+                    || exit instanceof VcpuExit.RdMsr || exit instanceof VcpuExit.WrMsr;
             if (!handle(exit)) {
                 return;
             }
@@ -389,41 +430,52 @@ final class VcpuRunner {
     }
 
     /**
-     * Blocks while paused or parked, telling waiters the vCPU is out of the guest, and takes an identity handed to
-     * it meanwhile ({@link #adopt}); returns RUN or STOP.
+     * Blocks while paused or parked, telling waiters the vCPU is out of the guest, and runs the tasks posted
+     * meanwhile, whatever the request, once the last exit is complete (RUN to complete it first); returns RUN or STOP
+     * once the mailbox is empty.
      */
     private Request awaitRunnable() throws InterruptedException {
         while (true) {
-            Adoption next;
+            List<Mail<?>> mail;
             synchronized (monitor) {
-                while ((request == Request.PAUSE || request == Request.PARK) && adoption == null) {
+                while ((request == Request.PAUSE || request == Request.PARK) && mailbox.isEmpty()) {
                     outOfGuest = true;
                     monitor.notifyAll();
                     monitor.wait();
                 }
-                next = adoption;
-                adoption = null;
-                if (next == null) {
+                if (mailbox.isEmpty()) {
                     outOfGuest = false;
                     return request;
                 }
+                if (exitToComplete) {
+                    // KVM_RUN with immediate_exit set completes the exit and returns EINTR before the guest runs.
+                    vcpu.requestImmediateExit(true);
+                    return Request.RUN;
+                }
+                mail = new ArrayList<>(mailbox);
+                mailbox.clear();
             }
-            takeIdentity(next);
+            mail.forEach(each -> each.deliver(vcpu));
         }
     }
 
-    /** Sets the vCPU up for the guest with its full identity and checks it; it stays parked either way. */
-    private void takeIdentity(Adoption next) {
+    /**
+     * A parked vCPU derived for a never-plugged slot sets itself up for the guest with its full identity and checks
+     * it; it stays parked either way, and keeps the derived identity if that fails.
+     */
+    private void takeIdentity(HypervisorVcpu vcpu, VcpuIdentity full) {
+        if (identityComplete) {
+            throw new IllegalStateException("vCPU " + identity + " cannot take " + full + ": it has its identity");
+        }
         VcpuIdentity derived = identity;
         try {
-            identity = next.identity();
+            identity = full;
             setUp(vcpu);
             verifyIdentity(vcpu);
             identityComplete = true;
-            next.done().complete(null);
         } catch (RuntimeException e) {
             identity = derived;
-            next.done().completeExceptionally(e);
+            throw e;
         }
     }
 
@@ -506,13 +558,13 @@ final class VcpuRunner {
     }
 
     /**
-     * The guest halted: nothing but a timer could wake it, so wait one tick of its VM, or less if
-     * another request arrives (which the caller's next {@code awaitRunnable} then honours), without spinning.
+     * The guest halted: nothing but a timer could wake it, so wait one tick of its VM, or less if another request
+     * or a task arrives (which the caller's next {@code awaitRunnable} then honours), without spinning.
      */
     private void waitOneTick() throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(vm.haltTickMillis());
         synchronized (monitor) {
-            for (long left = deadline - System.nanoTime(); request == Request.RUN && left > 0;
+            for (long left = deadline - System.nanoTime(); request == Request.RUN && mailbox.isEmpty() && left > 0;
                  left = deadline - System.nanoTime()) {
                 TimeUnit.NANOSECONDS.timedWait(monitor, left);
             }

@@ -5,6 +5,7 @@ import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.CpuidEntry;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.HypervisorVm;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -13,10 +14,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -50,6 +53,7 @@ public final class VirtualMachine implements AutoCloseable {
     private final CountDownLatch bootVcpusMayRun = new CountDownLatch(1);
     private final AtomicReference<String> crashReason = new AtomicReference<>();
     private final CountDownLatch released = new CountDownLatch(1);
+    private final AtomicBoolean stopperStarted = new AtomicBoolean();
 
     /** Guarded by this: every vCPU created, parked ones included, by APIC ID. */
     private final Map<Integer, VcpuRunner> vcpus = new LinkedHashMap<>();
@@ -259,6 +263,26 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the VM as {@link #stop()} does, but on a thread of its own, and waits for it no longer than
+     * {@code atMost}: a vCPU that takes long to leave the guest holds up only that thread.
+     *
+     * @return whether the VM has stopped and released its resources
+     */
+    public boolean stop(Duration atMost) throws InterruptedException {
+        requireNotOnVcpuThread("stop");
+        stopInBackground();
+        return released.await(atMost.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void stopInBackground() {
+        if (stopperStarted.compareAndSet(false, true)) {
+            Thread stopper = new Thread(this::stop, "stop-" + name);
+            stopper.setDaemon(true);
+            stopper.start();
+        }
+    }
+
     @Override
     public void close() {
         stop();
@@ -418,6 +442,26 @@ public final class VirtualMachine implements AutoCloseable {
                 memory.readLong(record + GuestLayout.GP_FAULTS), first, latest);
     }
 
+    /**
+     * Runs {@code task} on the thread of the vCPU with this APIC ID, between two runs of the guest: a vCPU in the
+     * guest is kicked out for it and goes back in afterwards, a paused or parked one runs it where it waits. The
+     * outcome fails if the task throws (the vCPU carries on), and at once if the VM has stopped or crashed.
+     */
+    public <T> CompletableFuture<T> onVcpuThread(int apicId, VcpuTask<T> task) {
+        State now = state();
+        if (now == State.STOPPED || now == State.CRASHED) {
+            return CompletableFuture.failedFuture(new IllegalStateException(name + " is " + now));
+        }
+        VcpuRunner runner;
+        synchronized (this) {
+            runner = vcpus.get(apicId);
+        }
+        if (runner == null) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("no vCPU with APIC ID " + apicId));
+        }
+        return runner.post(task);
+    }
+
     /** What the vCPU thread with this APIC ID has handled. */
     public synchronized VcpuCounters counters(int apicId) {
         VcpuRunner runner = vcpus.get(apicId);
@@ -479,9 +523,7 @@ public final class VirtualMachine implements AutoCloseable {
         state = State.CRASHED;
         LOG.log(System.Logger.Level.WARNING, "{0} crashed: {1}", name, described);
         notifyListener(() -> listener.crashed(described));
-        Thread stopper = new Thread(this::stop, "stop-" + name);
-        stopper.setDaemon(true);
-        stopper.start();
+        stopInBackground();
     }
 
     // ---- internals -----------------------------------------------------------------------------------------

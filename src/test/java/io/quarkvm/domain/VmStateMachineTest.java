@@ -45,12 +45,18 @@ class VmStateMachineTest {
             "START,  RUNNING, CRASHED,  CHANGED",   "STOP,   RUNNING, CRASHED,  CHANGED",
             "PAUSE,  RUNNING, CRASHED,  409",       "RESUME, RUNNING, CRASHED,  409",
             "STOP,   STOPPED, CRASHED,  CHANGED",   "START,  STOPPED, CRASHED,  CHANGED",
+            // handed over by a migration (only a running VM migrates): the migration ends it, or is cancelled first
+            "START,  RUNNING, MIGRATING_OUT, UNCHANGED", "STOP,   RUNNING, MIGRATING_OUT, 409",
+            "PAUSE,  RUNNING, MIGRATING_OUT, 409",       "RESUME, RUNNING, MIGRATING_OUT, 409",
+            "START,  RUNNING, MIGRATING_IN,  UNCHANGED", "STOP,   RUNNING, MIGRATING_IN,  409",
+            "PAUSE,  RUNNING, MIGRATING_IN,  409",       "RESUME, RUNNING, MIGRATING_IN,  409",
     })
     void transitionTable(VmAction action, DesiredState desired, VmPhase phase, String expected) {
         if (expected.equals("409")) {
             assertThatThrownBy(() -> VmStateMachine.apply(action, desired, phase))
                     .isInstanceOf(ConflictException.class)
-                    .hasMessageContaining(phase.name());
+                    .hasMessageContaining(phase.name())
+                    .hasMessageContaining(phase.isHandover() ? "migration" : "");
         } else {
             assertThat(VmStateMachine.apply(action, desired, phase)).isEqualTo(VmStateMachine.Transition.valueOf(expected));
         }
