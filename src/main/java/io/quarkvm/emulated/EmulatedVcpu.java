@@ -3,6 +3,7 @@ package io.quarkvm.emulated;
 import io.quarkvm.kvm.CpuidEntry;
 import io.quarkvm.kvm.HypervisorVcpu;
 import io.quarkvm.kvm.KvmDtable;
+import io.quarkvm.kvm.KvmFpu;
 import io.quarkvm.kvm.KvmMpState;
 import io.quarkvm.kvm.KvmMsrFilter;
 import io.quarkvm.kvm.KvmRegs;
@@ -614,6 +615,72 @@ final class EmulatedVcpu implements HypervisorVcpu {
             set++;
         }
         return set;
+    }
+
+    /**
+     * KVM_GET_FPU from the emulator's x87 and SSE registers: fpr[i] is ST(i), relative to the TOP of the status
+     * word, as in KVM's fxsave format; the tag bits are per physical register. The last opcode and operand
+     * pointers read 0: the emulated backend does not carry them.
+     */
+    @Override
+    public KvmFpu getFpu() {
+        requireOpen();
+        KvmFpu fpu = new KvmFpu();
+        for (int i = 0; i < KvmFpu.X87_REGISTERS; i++) {
+            readBytes(Unicorn.X86_REG_ST0 + i, fpu.fpr, i * KvmFpu.REGISTER_BYTES, X87_REGISTER_BYTES);
+        }
+        for (int i = 0; i < KvmFpu.XMM_REGISTERS; i++) {
+            readBytes(Unicorn.X86_REG_XMM0 + i, fpu.xmm, i * KvmFpu.REGISTER_BYTES, KvmFpu.REGISTER_BYTES);
+        }
+        fpu.fcw = (int) register(Unicorn.X86_REG_FPCW) & 0xFFFF;
+        fpu.fsw = (int) register(Unicorn.X86_REG_FPSW) & 0xFFFF;
+        int tags = (int) register(Unicorn.X86_REG_FPTAG);
+        for (int i = 0; i < KvmFpu.X87_REGISTERS; i++) {
+            if ((tags >>> 2 * i & TAG_EMPTY) != TAG_EMPTY) {
+                fpu.ftwx |= 1 << i;
+            }
+        }
+        fpu.mxcsr = (int) register(Unicorn.X86_REG_MXCSR);
+        return fpu;
+    }
+
+    /** KVM_SET_FPU into the emulator's x87 and SSE registers (see {@link #getFpu}). */
+    @Override
+    public void setFpu(KvmFpu fpu) {
+        requireOpen();
+        setRegister(Unicorn.X86_REG_FPSW, fpu.fsw); // first: its TOP decides which register ST(i) is
+        for (int i = 0; i < KvmFpu.X87_REGISTERS; i++) {
+            writeBytes(Unicorn.X86_REG_ST0 + i, fpu.fpr, i * KvmFpu.REGISTER_BYTES, X87_REGISTER_BYTES);
+        }
+        for (int i = 0; i < KvmFpu.XMM_REGISTERS; i++) {
+            writeBytes(Unicorn.X86_REG_XMM0 + i, fpu.xmm, i * KvmFpu.REGISTER_BYTES, KvmFpu.REGISTER_BYTES);
+        }
+        setRegister(Unicorn.X86_REG_FPCW, fpu.fcw);
+        int tags = 0;
+        for (int i = 0; i < KvmFpu.X87_REGISTERS; i++) {
+            if ((fpu.ftwx & 1 << i) == 0) {
+                tags |= TAG_EMPTY << 2 * i;
+            }
+        }
+        setRegister(Unicorn.X86_REG_FPTAG, tags);
+        setRegister(Unicorn.X86_REG_MXCSR, Integer.toUnsignedLong(fpu.mxcsr));
+    }
+
+    /** An x87 register as the emulator reads and writes it: the 80-bit extended format. */
+    private static final int X87_REGISTER_BYTES = 10;
+    /** The full tag word's two bits of an empty register (the abridged one has a single "not empty" bit). */
+    private static final int TAG_EMPTY = 3;
+
+    private void readBytes(int id, byte[] into, int offset, int length) {
+        value.put(0, new byte[KvmFpu.REGISTER_BYTES], 0, KvmFpu.REGISTER_BYTES);
+        check("uc_reg_read", unicorn.uc_reg_read(engine(), id, value));
+        value.get(0, into, offset, length);
+    }
+
+    private void writeBytes(int id, byte[] from, int offset, int length) {
+        value.put(0, new byte[KvmFpu.REGISTER_BYTES], 0, KvmFpu.REGISTER_BYTES);
+        value.put(0, from, offset, length);
+        check("uc_reg_write", unicorn.uc_reg_write(engine(), id, value));
     }
 
     /** KVM_GET_MP_STATE: without an in-kernel APIC the state is only what was set (HLT exits to the VMM). */

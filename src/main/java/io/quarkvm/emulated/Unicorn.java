@@ -108,6 +108,18 @@ public interface Unicorn {
     int X86_REG_GDTR = 243;
     /** UC_X86_REG_MSR: a uc_x86_msr. */
     int X86_REG_MSR = 248;
+    /** UC_X86_REG_FPCW: uint16_t. */
+    int X86_REG_FPCW = 246;
+    /** UC_X86_REG_FPSW: uint16_t. */
+    int X86_REG_FPSW = 31;
+    /** UC_X86_REG_FPTAG: the full tag word, two bits per physical register (3 = empty). */
+    int X86_REG_FPTAG = 247;
+    /** UC_X86_REG_ST0, an 80-bit value; ST1..ST7 follow it. */
+    int X86_REG_ST0 = 114;
+    /** UC_X86_REG_XMM0, 16 bytes; XMM1..XMM15 follow it. */
+    int X86_REG_XMM0 = 122;
+    /** UC_X86_REG_MXCSR: uint32_t. */
+    int X86_REG_MXCSR = 249;
 
     /** struct uc_x86_mmr (x86.h): uint16_t selector; uint64_t base; uint32_t limit; uint32_t flags. */
     int MMR_SIZE = 24;
@@ -168,6 +180,16 @@ public interface Unicorn {
         constants.put("UC_X86_REG_IDTR", (long) X86_REG_IDTR);
         constants.put("UC_X86_REG_GDTR", (long) X86_REG_GDTR);
         constants.put("UC_X86_REG_MSR", (long) X86_REG_MSR);
+        constants.put("UC_X86_REG_FPCW", (long) X86_REG_FPCW);
+        constants.put("UC_X86_REG_FPSW", (long) X86_REG_FPSW);
+        constants.put("UC_X86_REG_FPTAG", (long) X86_REG_FPTAG);
+        for (int i = 0; i <= 7; i++) {
+            constants.put("UC_X86_REG_ST" + i, (long) X86_REG_ST0 + i);
+        }
+        for (int i = 0; i <= 15; i++) {
+            constants.put("UC_X86_REG_XMM" + i, (long) X86_REG_XMM0 + i);
+        }
+        constants.put("UC_X86_REG_MXCSR", (long) X86_REG_MXCSR);
         return constants;
     }
 

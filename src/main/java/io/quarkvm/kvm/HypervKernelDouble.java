@@ -358,6 +358,16 @@ public final class HypervKernelDouble implements Hypervisor {
         }
 
         @Override
+        public KvmFpu getFpu() {
+            return vcpu.getFpu();
+        }
+
+        @Override
+        public void setFpu(KvmFpu fpu) {
+            vcpu.setFpu(fpu);
+        }
+
+        @Override
         public int getMpState() {
             return vcpu.getMpState();
         }

@@ -53,6 +53,12 @@ public interface HypervisorVcpu extends AutoCloseable {
     /** KVM_SET_MSRS: how many of the entries, in order, were accepted (it stops at the first refused). */
     int setMsrs(List<MsrEntry> entries);
 
+    /** KVM_GET_FPU: x87, SSE registers and MXCSR. */
+    KvmFpu getFpu();
+
+    /** KVM_SET_FPU */
+    void setFpu(KvmFpu fpu);
+
     /** KVM_GET_MP_STATE */
     int getMpState();
 

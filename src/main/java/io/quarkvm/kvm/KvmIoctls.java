@@ -58,6 +58,10 @@ public final class KvmIoctls {
     public static final long KVM_GET_MSRS = iowr(0x88, KvmMsrs.HEADER_SIZE);
     /** _IOW(KVMIO, 0x89, struct kvm_msrs) */
     public static final long KVM_SET_MSRS = iow(0x89, KvmMsrs.HEADER_SIZE);
+    /** _IOR(KVMIO, 0x8c, struct kvm_fpu) */
+    public static final long KVM_GET_FPU = ior(0x8c, KvmFpu.SIZE);
+    /** _IOW(KVMIO, 0x8d, struct kvm_fpu) */
+    public static final long KVM_SET_FPU = iow(0x8d, KvmFpu.SIZE);
     /** _IOW(KVMIO, 0x8b, struct kvm_signal_mask) */
     public static final long KVM_SET_SIGNAL_MASK = iow(0x8b, KvmSignalMask.HEADER_SIZE);
     /** _IOW(KVMIO, 0x90, struct kvm_cpuid2) */
@@ -92,6 +96,8 @@ public final class KvmIoctls {
         all.put("KVM_SET_SREGS", KVM_SET_SREGS);
         all.put("KVM_GET_MSRS", KVM_GET_MSRS);
         all.put("KVM_SET_MSRS", KVM_SET_MSRS);
+        all.put("KVM_GET_FPU", KVM_GET_FPU);
+        all.put("KVM_SET_FPU", KVM_SET_FPU);
         all.put("KVM_SET_SIGNAL_MASK", KVM_SET_SIGNAL_MASK);
         all.put("KVM_SET_CPUID2", KVM_SET_CPUID2);
         all.put("KVM_GET_CPUID2", KVM_GET_CPUID2);

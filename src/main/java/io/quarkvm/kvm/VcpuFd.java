@@ -142,6 +142,22 @@ public final class VcpuFd extends FdHandle implements HypervisorVcpu {
         return ioctl("KVM_SET_MSRS", KvmIoctls.KVM_SET_MSRS, KvmMsrs.write(entries));
     }
 
+    /** KVM_GET_FPU */
+    @Override
+    public KvmFpu getFpu() {
+        Pointer memory = Posix.allocate(KvmFpu.SIZE);
+        ioctl("KVM_GET_FPU", KvmIoctls.KVM_GET_FPU, memory);
+        return KvmFpu.readFrom(memory);
+    }
+
+    /** KVM_SET_FPU */
+    @Override
+    public void setFpu(KvmFpu fpu) {
+        Pointer memory = Posix.allocate(KvmFpu.SIZE);
+        fpu.writeTo(memory);
+        ioctl("KVM_SET_FPU", KvmIoctls.KVM_SET_FPU, memory);
+    }
+
     /** KVM_GET_MP_STATE: one of the {@link KvmMpState} values. */
     @Override
     public int getMpState() {

@@ -1,5 +1,6 @@
 package io.quarkvm.emulated;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,6 +12,7 @@ import io.quarkvm.kvm.HypervisorVm;
 import io.quarkvm.kvm.KvmCapability;
 import io.quarkvm.kvm.KvmDtable;
 import io.quarkvm.kvm.KvmEnableCap;
+import io.quarkvm.kvm.KvmFpu;
 import io.quarkvm.kvm.KvmMsrFilter;
 import io.quarkvm.kvm.KvmRegs;
 import io.quarkvm.kvm.KvmSregs;
@@ -235,6 +237,45 @@ class EmulatedVcpuTest {
         assertInstanceOf(VcpuExit.InternalError.class, exit);
         assertEquals(1, ((VcpuExit.InternalError) exit).suberror(), "KVM_INTERNAL_ERROR_EMULATION");
         assertEquals(List.of((long) Unicorn.ERR_FETCH_UNMAPPED, MMIO), ((VcpuExit.InternalError) exit).data());
+        vcpu.close();
+    }
+
+    /** CR4.OSFXSR: without it the guest's SSE instructions are #UD. */
+    private static final long CR4_OSFXSR = 1L << 9;
+
+    @Test
+    void theFpuStateSetIsWhatTheGuestComputesWithAndGetFpuReadsItBack() {
+        load(CODE, new Code().bytes(0x66, 0x0F, 0x6F, 0xCB).bytes(0xE6, 0x80).build()); // movdqa xmm1, xmm3; out
+        HypervisorVcpu vcpu = vcpu(0);
+        KvmSregs sregs = vcpu.getSregs();
+        sregs.cr4 |= CR4_OSFXSR;
+        vcpu.setSregs(sregs);
+        KvmFpu fpu = new KvmFpu();
+        for (int i = 0; i < KvmFpu.REGISTER_BYTES; i++) {
+            fpu.xmm[3 * KvmFpu.REGISTER_BYTES + i] = (byte) (0xA0 + i);
+            fpu.xmm[15 * KvmFpu.REGISTER_BYTES + i] = (byte) (0x30 + i);
+        }
+        for (int i = 0; i < 10; i++) { // an 80-bit value in the first 10 bytes of its 16
+            fpu.fpr[2 * KvmFpu.REGISTER_BYTES + i] = (byte) (i + 1);
+        }
+        fpu.fcw = 0x027F;
+        fpu.fsw = 0x3800; // TOP = 7
+        fpu.ftwx = 0x84;
+        fpu.mxcsr = 0x1F83;
+        vcpu.setFpu(fpu);
+
+        assertEquals(0x80, ((VcpuExit.Io) vcpu.run()).port());
+        KvmFpu after = vcpu.getFpu();
+
+        byte[] xmm3 = Arrays.copyOfRange(fpu.xmm, 3 * 16, 4 * 16);
+        assertArrayEquals(xmm3, Arrays.copyOfRange(after.xmm, 16, 32), "the guest copied XMM3 into XMM1");
+        assertArrayEquals(xmm3, Arrays.copyOfRange(after.xmm, 3 * 16, 4 * 16));
+        assertArrayEquals(Arrays.copyOfRange(fpu.xmm, 15 * 16, 16 * 16), Arrays.copyOfRange(after.xmm, 15 * 16, 256));
+        assertArrayEquals(Arrays.copyOfRange(fpu.fpr, 32, 42), Arrays.copyOfRange(after.fpr, 32, 42));
+        assertEquals(fpu.fcw, after.fcw);
+        assertEquals(fpu.fsw, after.fsw);
+        assertEquals(fpu.ftwx, after.ftwx);
+        assertEquals(fpu.mxcsr, after.mxcsr);
         vcpu.close();
     }
 

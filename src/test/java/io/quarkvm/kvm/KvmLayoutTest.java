@@ -24,7 +24,7 @@ class KvmLayoutTest {
             KvmRun.LAYOUT, KvmRegs.LAYOUT, KvmSegment.LAYOUT, KvmDtable.LAYOUT, KvmSregs.LAYOUT,
             KvmMsrs.LAYOUT, KvmMsrs.ENTRY_LAYOUT, KvmCpuid2.LAYOUT, KvmCpuid2.ENTRY_LAYOUT,
             KvmUserspaceMemoryRegion.LAYOUT, KvmEnableCap.LAYOUT, KvmMsrFilter.LAYOUT, KvmMsrFilter.RANGE_LAYOUT,
-            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT, KvmDirtyLog.LAYOUT);
+            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT, KvmDirtyLog.LAYOUT, KvmFpu.LAYOUT);
 
     @Test
     void javaLayoutsAndNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
