@@ -38,6 +38,20 @@ public final class KvmSregs {
     /** Pending external interrupts; copied back unchanged on a get/modify/set cycle. */
     private final long[] interruptBitmap = new long[4];
 
+    /** The pending-interrupt bitmap (four __u64), a copy: what a saved vCPU state must carry. */
+    public long[] interruptBitmap() {
+        return interruptBitmap.clone();
+    }
+
+    /** Sets the pending-interrupt bitmap, as restoring a saved vCPU state does. */
+    public void setInterruptBitmap(long[] bitmap) {
+        if (bitmap.length != interruptBitmap.length) {
+            throw new IllegalArgumentException("interrupt_bitmap has " + interruptBitmap.length + " words, not "
+                    + bitmap.length);
+        }
+        System.arraycopy(bitmap, 0, interruptBitmap, 0, interruptBitmap.length);
+    }
+
     void writeTo(Pointer memory) {
         cs.writeTo(memory, CS);
         ds.writeTo(memory, DS);

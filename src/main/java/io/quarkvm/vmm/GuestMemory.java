@@ -3,6 +3,8 @@ package io.quarkvm.vmm;
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.HypervisorVm;
+import java.util.List;
+import java.util.function.Consumer;
 import jnr.ffi.Pointer;
 
 /**
@@ -36,6 +38,24 @@ final class GuestMemory implements AutoCloseable {
 
     /** Maps {@code bytes} of RAM into {@code vm} and lays out {@code program} to boot. */
     static GuestMemory create(HypervisorVm vm, long bytes, GuestProgram program) {
+        return map(vm, bytes, guestMemory -> guestMemory.writeBootStructures(program));
+    }
+
+    /**
+     * Maps {@code bytes} of RAM into {@code vm} holding what another VM's RAM held: the pages of {@code ranges},
+     * every other page zero (nothing of a boot layout: the guest had its own by then).
+     */
+    static GuestMemory restore(HypervisorVm vm, long bytes, List<VmSnapshot.MemoryRange> ranges) {
+        return map(vm, bytes, guestMemory -> ranges.forEach(range -> {
+            if (range.guestPhysical() < 0 || range.guestPhysical() + range.bytes().length > bytes) {
+                throw new IllegalArgumentException("memory range at 0x" + Long.toHexString(range.guestPhysical())
+                        + " (" + range.bytes().length + " bytes) lies outside the VM's " + bytes + " bytes");
+            }
+            guestMemory.memory.put(range.guestPhysical(), range.bytes(), 0, range.bytes().length);
+        }));
+    }
+
+    private static GuestMemory map(HypervisorVm vm, long bytes, Consumer<GuestMemory> fill) {
         if (bytes < GuestLayout.MIN_MEMORY || bytes % GuestLayout.LARGE_PAGE != 0) {
             throw new IllegalArgumentException("guest memory must be a multiple of 2 MiB, at least 2 MiB: " + bytes);
         }
@@ -43,7 +63,7 @@ final class GuestMemory implements AutoCloseable {
         try {
             vm.setUserMemoryRegion(new KvmUserspaceMemoryRegion(0, 0, 0, bytes, mapping.address()));
             GuestMemory guestMemory = new GuestMemory(mapping);
-            guestMemory.writeBootStructures(program);
+            fill.accept(guestMemory);
             return guestMemory;
         } catch (RuntimeException e) {
             mapping.close();
@@ -95,6 +115,12 @@ final class GuestMemory implements AutoCloseable {
     synchronized int readInt(long guestPhysical) {
         requireMapped();
         return memory.getInt(guestPhysical);
+    }
+
+    /** Copies {@code into.length} bytes of guest memory from {@code guestPhysical}. */
+    synchronized void read(long guestPhysical, byte[] into) {
+        requireMapped();
+        memory.get(guestPhysical, into, 0, into.length);
     }
 
     private void requireMapped() {

@@ -22,6 +22,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * A running VM: its KVM VM, guest memory, and one platform thread per vCPU ({@link VcpuRunner}).
@@ -88,20 +89,91 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws io.quarkvm.kvm.KvmException      KVM refused a call
      */
     public static VirtualMachine start(Hypervisor hypervisor, VmSpec spec, VmListener listener) {
+        List<KernelVpIndex.Planned> plan = vcpuPlan(hypervisor, spec);
+        VirtualMachine vm = create(hypervisor, spec, listener,
+                vmFd -> GuestMemory.create(vmFd, (long) spec.memoryMiB() << 20, spec.program()));
+        vm.boot(plan);
+        return vm;
+    }
+
+    /**
+     * Creates a fresh VM on {@code hypervisor} that continues where the VM of {@code snapshot} was: its memory is the
+     * snapshot's, its vCPUs are created as {@link #start} creates them (the same provider rules, and the same
+     * identity check before their first run) with the snapshot's vCPUs plugged, then each takes its saved state on
+     * its own thread, and only then do they run.
+     *
+     * @param spec the VM's persisted spec: every snapshot vCPU's identity must be one of its {@link VmSpec#knownVcpus}
+     * @throws IdentityMismatchException a snapshot vCPU's identity is not the persisted one, or a vCPU would have run
+     *                                   with another
+     * @throws IllegalArgumentException  the snapshot's memory size is not the spec's
+     * @throws IllegalStateException     a vCPU refused its saved state (the new VM is stopped), or as {@link #start}
+     */
+    public static VirtualMachine restore(Hypervisor hypervisor, VmSpec spec, VmSnapshot snapshot,
+                                         VmListener listener) {
+        long memoryBytes = (long) spec.memoryMiB() << 20;
+        if (snapshot.memoryBytes() != memoryBytes) {
+            throw new IllegalArgumentException("the snapshot has " + snapshot.memoryBytes() + " bytes of memory, the "
+                    + "VM " + memoryBytes);
+        }
+        List<VcpuIdentity> plugged = new ArrayList<>();
+        for (VcpuState state : snapshot.vcpus()) {
+            VcpuIdentity saved = state.identity();
+            VcpuIdentity persisted = spec.knownVcpus().stream().filter(known -> known.apicId() == saved.apicId())
+                    .findFirst().orElseThrow(() -> new IdentityMismatchException("the snapshot's vCPU " + saved
+                            + " has no persisted identity with its APIC ID"));
+            if (!persisted.equals(saved)) {
+                throw new IdentityMismatchException("the snapshot's vCPU " + saved + " differs from its persisted "
+                        + "identity " + persisted);
+            }
+            plugged.add(saved);
+        }
+        VmSpec resumed = spec.withPlugged(plugged);
+        List<KernelVpIndex.Planned> plan = vcpuPlan(hypervisor, resumed);
+        VirtualMachine vm = create(hypervisor, resumed, listener,
+                vmFd -> GuestMemory.restore(vmFd, memoryBytes, snapshot.memory()));
+        vm.state = State.PAUSED; // the boot vCPUs wait, checked but not run, for their state
+        vm.boot(plan);
+        try {
+            List<CompletableFuture<Void>> applied = snapshot.vcpus().stream()
+                    .map(state -> vm.onVcpuThread(state.identity().apicId(), vcpu -> {
+                        state.applyTo(vcpu);
+                        return (Void) null;
+                    })).toList();
+            applied.forEach(outcome -> VmSnapshot.await(outcome, "restore a vCPU's state"));
+        } catch (RuntimeException e) {
+            vm.stop();
+            throw e;
+        }
+        vm.resume();
+        return vm;
+    }
+
+    /** Which vCPUs to create, in which order, plugged or parked, after checking this node can serve the spec. */
+    private static List<KernelVpIndex.Planned> vcpuPlan(Hypervisor hypervisor, VmSpec spec) {
+        requireProviderSupported(hypervisor, spec);
         List<KernelVpIndex.Planned> plan = spec.vcpus().stream()
                 .map(identity -> new KernelVpIndex.Planned(identity, true, false)).toList();
+        if (spec.hypervVpIndex() && spec.vpIndexProvider() == VpIndexProvider.KERNEL_IMPLICIT) {
+            plan = KernelVpIndex.creationOrder(spec);
+        }
+        return plan;
+    }
+
+    private static void requireProviderSupported(Hypervisor hypervisor, VmSpec spec) {
         if (spec.hypervVpIndex()) {
             switch (spec.vpIndexProvider()) {
                 case USERSPACE_MSR -> UserspaceVpIndex.requireSupported(hypervisor);
-                case KERNEL_SETTABLE -> KernelVpIndex.requireSupported(hypervisor, spec.vpIndexProvider());
-                case KERNEL_IMPLICIT -> {
-                    KernelVpIndex.requireSupported(hypervisor, spec.vpIndexProvider());
-                    plan = KernelVpIndex.creationOrder(spec);
-                }
+                case KERNEL_SETTABLE, KERNEL_IMPLICIT ->
+                        KernelVpIndex.requireSupported(hypervisor, spec.vpIndexProvider());
                 case UNSUPPORTED -> throw new IllegalStateException("the VM wants hyperv.vpindex but this node "
                         + "has no VP index provider");
             }
         }
+    }
+
+    /** The VM with its memory, no vCPU yet. */
+    private static VirtualMachine create(Hypervisor hypervisor, VmSpec spec, VmListener listener,
+                                         Function<HypervisorVm, GuestMemory> memoryOf) {
         List<CpuidEntry> supportedCpuid = hypervisor.supportedCpuid();
         HypervisorVm vmFd = hypervisor.createVm();
         GuestMemory memory;
@@ -109,14 +181,12 @@ public final class VirtualMachine implements AutoCloseable {
             if (spec.hypervVpIndex() && spec.vpIndexProvider() == VpIndexProvider.USERSPACE_MSR) {
                 UserspaceVpIndex.install(vmFd);
             }
-            memory = GuestMemory.create(vmFd, (long) spec.memoryMiB() << 20, spec.program());
+            memory = memoryOf.apply(vmFd);
         } catch (RuntimeException e) {
             vmFd.close();
             throw e;
         }
-        VirtualMachine vm = new VirtualMachine(spec, listener, vmFd, memory, supportedCpuid);
-        vm.boot(plan);
-        return vm;
+        return new VirtualMachine(spec, listener, vmFd, memory, supportedCpuid);
     }
 
     /** Creates the vCPUs one after the other in the plan's order (the kernel numbers them so), then awaits them. */
@@ -475,6 +545,10 @@ public final class VirtualMachine implements AutoCloseable {
 
     HypervisorVm vmFd() {
         return vmFd;
+    }
+
+    GuestMemory memory() {
+        return memory;
     }
 
     boolean hypervVpIndex() {

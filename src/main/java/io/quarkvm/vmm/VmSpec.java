@@ -4,6 +4,7 @@ import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -69,6 +70,14 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
     public VmSpec withKnownVcpus(List<VcpuIdentity> known, VpIndexPolicy policy) {
         return new VmSpec(memoryMiB, topology, vcpus, hypervVpIndex, vpIndexProvider, program, known,
                 Optional.of(policy));
+    }
+
+    /** This spec with {@code plugged} as the vCPUs plugged at boot (known from now on if they were not). */
+    VmSpec withPlugged(List<VcpuIdentity> plugged) {
+        List<VcpuIdentity> known = new ArrayList<>(knownVcpus);
+        plugged.stream().filter(identity -> !known.contains(identity)).forEach(known::add);
+        return new VmSpec(memoryMiB, topology, plugged, hypervVpIndex, vpIndexProvider, program, known,
+                vpIndexPolicy);
     }
 
     /** An identity must lie in the topology, carry its slot's APIC ID and fit the guest's record area. */
