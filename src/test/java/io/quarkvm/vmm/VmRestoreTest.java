@@ -9,9 +9,13 @@ import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.emulated.TestHypervisors;
 import io.quarkvm.kvm.Hypervisor;
+import io.quarkvm.kvm.HypervisorVcpu;
+import io.quarkvm.kvm.KvmFpu;
+import io.quarkvm.kvm.MsrEntry;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A running probe VM, one of its vCPUs hot-plugged, is snapshotted, stopped, carried through the binary encoding and
  * restored on another hypervisor handle (as another node would), twice in a row: the probe carries on where it was,
- * on the identities it first saw, without ever booting again.
+ * on the identities it first saw, without ever booting again; registers it never touches (XMM7, LSTAR) arrive as
+ * they were set on the first VM.
  */
 class VmRestoreTest {
 
@@ -49,6 +54,7 @@ class VmRestoreTest {
                 awaitBeats(vmA, Map.of(0, BEATS, 1, BEATS, 2, BEATS));
                 firstSeen = firstSeen(vmA);
                 assertIdentitiesHold(vmA);
+                markFpuAndMsr(vmA);
 
                 long started = System.nanoTime();
                 VmSnapshot snapshot = VmSnapshot.capture(vmA);
@@ -82,6 +88,7 @@ class VmRestoreTest {
             ProbeReports reportsC = new ProbeReports(0);
             try (VirtualMachine vmC = restoreTimed(nodeC, streamBC, reportsC)) {
                 assertCarriesOn(vmC, reportsC, beatsBC, firstSeen);
+                assertFpuAndMsrMarked(vmC);
             }
         }
     }
@@ -112,6 +119,42 @@ class VmRestoreTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bytes of memory");
             assertThat(reportsB.crashes).isEmpty();
         }
+    }
+
+    /** LSTAR: a 64-bit kernel's SYSCALL entry, which the probe never touches, so it must arrive as set. */
+    private static final int MSR_LSTAR = 0xC0000082;
+
+    /** Gives each vCPU an XMM7 and LSTAR of its own, which the probe never touches: they must travel unchanged. */
+    private static void markFpuAndMsr(VirtualMachine vm) {
+        for (VcpuIdentity identity : IDENTITIES) {
+            VmSnapshot.await(vm.onVcpuThread(identity.apicId(), vcpu -> {
+                KvmFpu fpu = vcpu.getFpu();
+                Arrays.fill(fpu.xmm, 7 * KvmFpu.REGISTER_BYTES, 8 * KvmFpu.REGISTER_BYTES, mark(identity));
+                vcpu.setFpu(fpu);
+                return vcpu.setMsrs(List.of(new MsrEntry(MSR_LSTAR, lstarOf(identity))));
+            }), "mark a vCPU");
+        }
+    }
+
+    private static void assertFpuAndMsrMarked(VirtualMachine vm) {
+        for (VcpuIdentity identity : IDENTITIES) {
+            KvmFpu fpu = VmSnapshot.await(vm.onVcpuThread(identity.apicId(), HypervisorVcpu::getFpu), "read FPU");
+            byte[] expected = new byte[KvmFpu.REGISTER_BYTES];
+            Arrays.fill(expected, mark(identity));
+            assertThat(Arrays.copyOfRange(fpu.xmm, 7 * KvmFpu.REGISTER_BYTES, 8 * KvmFpu.REGISTER_BYTES))
+                    .as("XMM7 of %s after two migrations", identity).isEqualTo(expected);
+            List<MsrEntry> lstar = VmSnapshot.await(vm.onVcpuThread(identity.apicId(),
+                    vcpu -> vcpu.getMsrs(MSR_LSTAR)), "read LSTAR");
+            assertThat(lstar).as("LSTAR of %s", identity).containsExactly(new MsrEntry(MSR_LSTAR, lstarOf(identity)));
+        }
+    }
+
+    private static byte mark(VcpuIdentity identity) {
+        return (byte) (0x5A + identity.cpuIndex());
+    }
+
+    private static long lstarOf(VcpuIdentity identity) {
+        return 0xFFFF_FFFF_8100_0000L + identity.cpuIndex() * 0x1000L;
     }
 
     private static VirtualMachine restoreTimed(Hypervisor node, byte[] stream, ProbeReports reports)
