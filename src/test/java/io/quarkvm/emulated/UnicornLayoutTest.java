@@ -43,15 +43,8 @@ class UnicornLayoutTest {
             });
         }
         c.append("    return 0;\n}\n");
-        Path source = dir.resolve("unicorn_layout.c");
-        Path binary = dir.resolve("unicorn_layout");
-        Files.writeString(source, c);
-        CCompiler.run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
         Map<String, Long> actual = new HashMap<>();
-        for (String line : CCompiler.run(List.of(binary.toString())).split("\n")) {
-            int separator = line.lastIndexOf('=');
-            actual.put(line.substring(0, separator), Long.parseLong(line.substring(separator + 1)));
-        }
+        CCompiler.printedValues(dir, "unicorn_layout", c).forEach((key, value) -> actual.put(key, Long.parseLong(value)));
         assertEquals(expected.keySet(), actual.keySet(), "the probe printed something else than asked");
         expected.forEach((key, value) -> assertEquals(actual.get(key), value, key + ": Java differs from the headers"));
         System.out.println("UnicornLayoutTest: " + expected.size() + " constants, sizes and offsets match gcc");

@@ -5,7 +5,6 @@ import io.quarkvm.CCompiler;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -84,15 +83,9 @@ class KvmLayoutTest {
         expected.put("KVM_MP_STATE_INIT_RECEIVED", (long) KvmMpState.INIT_RECEIVED);
         c.append("    return 0;\n}\n");
 
-        Path source = dir.resolve("kvm_layout.c");
-        Path binary = dir.resolve("kvm_layout");
-        Files.writeString(source, c);
-        CCompiler.run(List.of("gcc", "-Wall", "-o", binary.toString(), source.toString()));
         Map<String, Long> actual = new HashMap<>();
-        for (String line : CCompiler.run(List.of(binary.toString())).split("\n")) {
-            int separator = line.lastIndexOf('=');
-            actual.put(line.substring(0, separator), Long.parseUnsignedLong(line.substring(separator + 1)));
-        }
+        CCompiler.printedValues(dir, "kvm_layout", c)
+                .forEach((key, value) -> actual.put(key, Long.parseUnsignedLong(value)));
         assertEquals(expected.keySet(), actual.keySet(), "the probe printed something else than asked");
         expected.forEach((key, value) -> assertEquals(Long.toHexString(actual.get(key)), Long.toHexString(value),
                 key + " (hex): Java differs from the kernel headers"));
