@@ -159,11 +159,16 @@ final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException("the service was not ready within " + timeout + ":\n" + Files.readString(log));
     }
 
-    /** Skips the calling test, loudly, when this service's node cannot run VMs (neither /dev/kvm nor libunicorn.so.2). */
+    /**
+     * Skips the calling test, loudly, when this service's node cannot run VMs (neither /dev/kvm nor libunicorn.so.2),
+     * and says which backend its guests run on.
+     */
     void requireGuests() {
         var nodes = api().get("/api/v1/nodes").then().extract().jsonPath();
         if (!nodes.getBoolean("items[0].canRunVms")) {
             System.err.println("SKIPPED (no backend to run guests): " + nodes.getString("items[0].reason"));
+        } else {
+            System.out.println("guests run on the " + nodes.getString("items[0].hypervisor") + " backend");
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(nodes.getBoolean("items[0].canRunVms"),
                 "no backend to run guests: " + nodes.getString("items[0].reason"));
