@@ -94,8 +94,12 @@ public class NodeDirectory {
     }
 
     private static HypervisorKind hypervisorOf(NodeEntity node) {
-        return Arrays.stream(HypervisorKind.values()).filter(kind -> kind.name().equals(node.hypervisor)).findFirst()
-                .orElse(HypervisorKind.NONE);
+        return known(HypervisorKind.class, node.hypervisor).orElse(HypervisorKind.NONE);
+    }
+
+    /** A value a node of another version wrote, if this version knows it (never valueOf's exception). */
+    private static <E extends Enum<E>> Optional<E> known(Class<E> type, String name) {
+        return Arrays.stream(type.getEnumConstants()).filter(constant -> constant.name().equals(name)).findFirst();
     }
 
     private boolean accepts(NodeEntity node, VpIndexPolicy policy, Topology topology, boolean hypervVpIndex,
@@ -115,8 +119,7 @@ public class NodeDirectory {
         if (!node.canRunVms) {
             return new PlacementDecision.Refused("node " + node.name + " cannot run VMs: " + node.reason);
         }
-        Optional<VpIndexProvider> provider = Arrays.stream(VpIndexProvider.values())
-                .filter(known -> known.name().equals(node.provider)).findFirst();
+        Optional<VpIndexProvider> provider = known(VpIndexProvider.class, node.provider);
         if (provider.isEmpty()) {
             return new PlacementDecision.Refused("node " + node.name + " uses provider " + node.provider
                     + ", which this version does not know");
