@@ -66,6 +66,10 @@ public class HttpLevelProblems {
                     + request.uri().length() + " characters; this server reads at most " + MAX_URI_LENGTH, null));
             return;
         }
+        if (request.path().startsWith(MigrationStreamRoute.PATH_PREFIX)) {
+            context.next(); // a migration stream is as long as the VM's memory, and read as it arrives
+            return;
+        }
         long length = contentLength(request);
         if (length > maxBodyBytes) {
             sendAndClose(context, bodyTooLarge("the request body has " + length + " bytes; this server reads at most "

@@ -27,21 +27,28 @@ public class Credentials {
     static final int CLUSTER_SECRET_MIN_LENGTH = 32;
 
     private final AccessTokens apiTokens;
-    private final TokenHash clusterSecret;
+    private final String clusterSecret;
+    private final TokenHash clusterSecretHash;
 
     Credentials(QuarkvmConfig config) {
         boolean alone = EmbeddedPostgres.ownedByThisProcess().isPresent();
         Path dataDir = config.dataDir().toAbsolutePath().normalize();
         this.apiTokens = config.auth().tokensFile().map(AccessTokens::read)
                 .orElseGet(() -> generatedOperatorToken(dataDir, alone));
-        this.clusterSecret = TokenHash.of(config.auth().clusterSecret().map(Credentials::checkedClusterSecret)
-                .orElseGet(() -> generatedClusterSecret(dataDir, alone)));
+        this.clusterSecret = config.auth().clusterSecret().map(Credentials::checkedClusterSecret)
+                .orElseGet(() -> generatedClusterSecret(dataDir, alone));
+        this.clusterSecretHash = TokenHash.of(clusterSecret);
+    }
+
+    /** What this node presents as its bearer token when it calls another node (the migration stream). */
+    public String clusterSecret() {
+        return clusterSecret;
     }
 
     /** The API role and name of whoever presents this bearer token, or of the node that presents the cluster secret. */
     Optional<AccessTokens.Holder> holderOf(String token) {
         TokenHash presented = TokenHash.of(token);
-        boolean node = clusterSecret.matches(presented);
+        boolean node = clusterSecretHash.matches(presented);
         Optional<AccessTokens.Holder> apiHolder = apiTokens.holderOf(presented);
         return node ? Optional.of(new AccessTokens.Holder("cluster node", Roles.NODE)) : apiHolder;
     }

@@ -1,0 +1,124 @@
+package io.quarkvm.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkvm.migration.IncomingMigrations;
+import io.quarkvm.migration.MigrationRefusedException;
+import io.quarkvm.migration.RequestBodyStream;
+import io.quarkvm.vmm.SnapshotFormatException;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The node-to-node end of a live migration (docs/MIGRATION.md, "The stream"): another node POSTs the stream of a VM
+ * to {@value #PATH}, chunked and as long as the VM's memory. It is a plain Vert.x route rather than a JAX-RS
+ * resource so that the body is read as it arrives, with back-pressure ({@link RequestBodyStream}), and not held
+ * to the API's body limit. Only a caller holding the cluster secret (role node) gets here: the permission
+ * {@code quarkvm-nodes} of application.properties is checked before a byte of the body is read. One stream per
+ * connection: the answer closes it, also when the target refused before reading everything.
+ */
+@ApplicationScoped
+public class MigrationStreamRoute {
+
+    public static final String PATH_PREFIX = "/internal/v1/migrations/";
+    static final String PATH = PATH_PREFIX + ":id/stream";
+    /** A source that sends nothing for this long has hung or gone: the half-built VM is discarded. */
+    private static final long SOURCE_IDLE_TIMEOUT_MILLIS = 30_000;
+    private static final Logger LOG = Logger.getLogger(MigrationStreamRoute.class);
+
+    private final IncomingMigrations incoming;
+    private final ObjectMapper json;
+    /** Reading a stream blocks for as long as the migration takes: never on an event loop or the API's workers. */
+    private final ExecutorService readers = Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "migration-incoming");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    MigrationStreamRoute(IncomingMigrations incoming, ObjectMapper json) {
+        this.incoming = incoming;
+        this.json = json;
+    }
+
+    void install(@Observes Router router) {
+        router.post(PATH).handler(this::receive);
+    }
+
+    @PreDestroy
+    void stopReading() {
+        readers.shutdownNow();
+    }
+
+    private void receive(RoutingContext context) {
+        UUID migrationId;
+        try {
+            migrationId = UUID.fromString(context.pathParam("id"));
+        } catch (IllegalArgumentException e) {
+            answer(context, Problem.of(400, "invalid-value", "Invalid value",
+                    "the migration id must be a UUID: " + context.pathParam("id"), "id"));
+            return;
+        }
+        RequestBodyStream stream = new RequestBodyStream(context.request(), SOURCE_IDLE_TIMEOUT_MILLIS);
+        readers.execute(() -> answer(context, outcome(migrationId, stream)));
+    }
+
+    /** What the source is told: a problem, or null when the VM runs here. */
+    private Problem outcome(UUID migrationId, RequestBodyStream stream) {
+        try {
+            incoming.receive(migrationId, stream);
+            return null;
+        } catch (MigrationRefusedException e) {
+            LOG.warnf("refused migration %s: %s", migrationId, e.getMessage());
+            return Problem.of(e.status(), "migration-refused", "Migration refused", e.getMessage(), null);
+        } catch (SnapshotFormatException e) {
+            LOG.warnf("rejected the stream of migration %s: %s", migrationId, e.getMessage());
+            return Problem.of(422, "migration-stream-invalid", "Invalid migration stream", e.getMessage(), null);
+        } catch (IOException e) {
+            LOG.warnf("the stream of migration %s broke off: %s", migrationId, e.getMessage());
+            return Problem.of(400, "migration-stream-broken", "Migration stream broken", e.getMessage(), null);
+        } catch (RuntimeException e) {
+            return ProblemMappers.unexpectedFailure(e);
+        }
+    }
+
+    /**
+     * An answer given before the body ended (a refusal) closes the connection once written: the source learns at its
+     * next write rather than sending the rest into a paused request.
+     */
+    private void answer(RoutingContext context, Problem problem) {
+        HttpServerResponse response = context.response();
+        response.putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+        if (!context.request().isEnded()) {
+            response.endHandler(written -> context.request().connection().close());
+        }
+        if (problem == null) {
+            response.setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(Buffer.buffer(bytes(Map.of("outcome", "RUNNING"))));
+        } else {
+            response.setStatusCode(problem.status()).putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                    .end(Buffer.buffer(bytes(problem)));
+        }
+    }
+
+    private byte[] bytes(Object value) {
+        try {
+            return json.writeValueAsBytes(value);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
