@@ -65,6 +65,29 @@ public interface QuarkvmConfig {
         Duration stallTimeout();
     }
 
+    /** Live migration (docs/MIGRATION.md). */
+    Migration migration();
+
+    interface Migration {
+        /** Pre-copy rounds after which the VM is stopped and copied even if its remainder does not fit the downtime. */
+        @WithDefault("30")
+        int maxRounds();
+
+        /** How long a source waits for the target's answer once the stream has ended. */
+        @WithDefault("30s")
+        Duration answerTimeout();
+
+        /** How long either end waits for the other to read or send before it gives the migration up. */
+        @WithDefault("30s")
+        Duration stallTimeout();
+
+        /**
+         * For fault-injection tests only, unset in production: the node halts at once (as SIGKILL would stop it) when
+         * a migration reaches this step, so a test can kill a node exactly there (io.quarkvm.node.MigrationStep).
+         */
+        Optional<String> haltAt();
+    }
+
     interface Node {
         /** This node's name in the cluster; defaults to the host name. */
         Optional<String> name();

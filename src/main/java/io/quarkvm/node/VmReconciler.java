@@ -28,6 +28,7 @@ import io.quarkvm.vmm.VmListener;
 import io.quarkvm.vmm.VmSpec;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
 import jakarta.persistence.LockModeType;
 import org.hibernate.Hibernate;
@@ -38,6 +39,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -89,10 +91,12 @@ public class VmReconciler {
     private ReportWriter reports;
 
     private final MeterRegistry metrics;
+    private final Event<MigrationDue> migrationsDue;
 
     VmReconciler(LocalNode node, BootRecorder boots, PhaseChanges phaseChanges, DatabaseNotifications notifications,
-                 QuarkvmConfig config, MeterRegistry metrics) {
+                 QuarkvmConfig config, MeterRegistry metrics, Event<MigrationDue> migrationsDue) {
         this.metrics = metrics;
+        this.migrationsDue = migrationsDue;
         Gauge.builder("quarkvm.vms.running", local, Map::size).description("VMs running on this node").register(metrics);
         this.node = node;
         this.boots = boots;
@@ -187,6 +191,9 @@ public class VmReconciler {
             return found;
         });
         if (vm != null && vm.phase.isHandover()) {
+            if (vm.phase == VmPhase.MIGRATING_OUT && node.name().equals(vm.node)) {
+                migrationsDue.fire(new MigrationDue(vmId)); // this node is the source: it runs the migration
+            }
             return Duration.ZERO; // the migration's until it records how the handover ended
         }
         LocalVm here = local.get(vmId);
@@ -291,9 +298,7 @@ public class VmReconciler {
         });
         phaseChanges.recorded();
         LocalVm started = new LocalVm(vm.id, bootId, plugged.size());
-        VmSpec spec = new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
-                program(GuestKind.resolve(vm.guestKind)))
-                .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
+        VmSpec spec = specFor(vm, provider, plugged);
         try {
             started.machine = VirtualMachine.start(node.hypervisor().orElseThrow(), spec, listenerFor(started));
         } catch (RuntimeException e) {
@@ -305,6 +310,37 @@ public class VmReconciler {
         LOG.infof("VM %s (%s) started on node %s as boot of %d vCPUs through %s", vm.name, vm.id, node.name(),
                 plugged.size(), provider);
         return started;
+    }
+
+    /** What the VMM is to build for {@code vm} on this node: its persisted identities, through {@code provider}. */
+    static VmSpec specFor(VmEntity vm, VpIndexProvider provider, List<VcpuIdentity> plugged) {
+        return new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
+                program(GuestKind.resolve(vm.guestKind)))
+                .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
+    }
+
+    /** The machine of a VM running here, for the migration that moves it. */
+    Optional<LocalVm> localVm(UUID vmId) {
+        return Optional.ofNullable(local.get(vmId));
+    }
+
+    /**
+     * A VM that arrived by migration, already running its boot: from now on this node drives it like any other. The
+     * handover committed first, so that no other node runs it and this one does not cold-boot it meanwhile.
+     */
+    void arrived(LocalVm vm) {
+        local.put(vm.id, vm);
+    }
+
+    /**
+     * The VM now runs on another node, which took over its boot: its machine here is stopped and forgotten, and the
+     * boot is not ended (nor its counters written from here again).
+     */
+    void leftByMigration(UUID vmId) {
+        LocalVm gone = local.remove(vmId);
+        if (gone != null) {
+            gone.machine.stop();
+        }
     }
 
     /** Live hot-plug: the running machine's vCPUs follow the persisted plugged flags, in cpu_index order. */
@@ -333,7 +369,7 @@ public class VmReconciler {
         };
     }
 
-    private VmListener listenerFor(LocalVm vm) {
+    VmListener listenerFor(LocalVm vm) {
         return new VmListener() {
             @Override
             public void identityReported(GuestIdentity observed) {

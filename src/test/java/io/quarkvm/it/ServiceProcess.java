@@ -125,7 +125,7 @@ final class ServiceProcess implements AutoCloseable {
         String jar = System.getProperty("quarkvm.jar", "target/quarkus-app/quarkus-run.jar");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dquarkvm.data-dir=" + dataDir, "-Dquarkvm.embedded-db.port=" + databasePort,
-                "-Dquarkus.http.port=" + httpPort));
+                "-Dquarkus.http.port=" + httpPort, "-Dquarkvm.node.url=" + baseUri()));
         extraProperties.forEach((key, value) -> {
             if (!key.equals(OPERATOR_TOKEN)) {
                 command.add("-D" + key + "=" + value);
