@@ -231,7 +231,10 @@ public class MigrationRecords {
 
     private void stopHandoversLeftOn(String node, String reason) {
         boolean stopped = QuarkusTransaction.requiringNew().call(() -> {
-            List<VmEntity> left = VmEntity.<VmEntity>find("node = ?1 and phase in ?2", node, HANDOVER)
+            // Not one that a migration requested since this node registered is handing over.
+            List<VmEntity> left = VmEntity.<VmEntity>find("from VmEntity vm where vm.node = ?1 and vm.phase in ?2 and "
+                            + "not exists (select 1 from MigrationEntity m where m.vmId = vm.id and m.phase in ?3)",
+                            node, HANDOVER, MigrationPhase.UNFINISHED)
                     .withLock(LockModeType.PESSIMISTIC_WRITE).list();
             for (VmEntity vm : left) {
                 vm.phase = VmPhase.STOPPED;
