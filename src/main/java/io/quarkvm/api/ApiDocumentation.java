@@ -7,6 +7,7 @@ public final class ApiDocumentation {
     static final String MACHINE_TYPES = "Machine types";
     static final String NODES = "Nodes";
     static final String EVENTS = "Events";
+    static final String MIGRATIONS = "Migrations";
 
     static final String ETAG = "ETag";
     static final String WAIT = "wait";

@@ -23,8 +23,10 @@ import java.util.Map;
 @Tag(name = ApiDocumentation.NODES)
 public class NodeResource {
 
+    /** {@code memoryMiB} and {@code maxVcpus}: what the node offers a VM; null when an older version registered it. */
     public record NodeView(String name, String url, String hypervisor, String provider, NodeCapabilities capabilities, boolean canRunVms,
-                           String reason, Instant lastHeartbeat, boolean live, long vmCount) {
+                           String reason, Integer memoryMiB, Integer maxVcpus, Instant lastHeartbeat, boolean live,
+                           long vmCount) {
     }
 
     public record NodesView(List<NodeView> items) {
@@ -36,7 +38,7 @@ public class NodeResource {
     @GET
     @Operation(operationId = "listNodes", summary = "List nodes",
             description = "Every node sharing the database: its KVM capabilities, VP index provider, whether it can "
-                    + "run VMs (and why not), whether it is alive, and how many VMs it owns.")
+                    + "run VMs (and why not), the memory and vCPUs it offers a VM, whether it is alive, and how many VMs it owns.")
     @APIResponse(responseCode = "200", description = "The nodes",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = NodesView.class)))
     @APIResponse(responseCode = "503", ref = ApiDocumentation.SERVICE_UNAVAILABLE)
@@ -44,7 +46,7 @@ public class NodeResource {
         return QuarkusTransaction.requiringNew().call(() -> {
             Map<String, Long> vmCounts = nodes.vmCounts();
             return new NodesView(nodes.all().stream().map(node -> new NodeView(node.name, node.url, node.hypervisor, node.provider,
-                    nodes.capabilities(node), node.canRunVms, node.reason, node.lastHeartbeat, nodes.isLive(node),
+                    nodes.capabilities(node), node.canRunVms, node.reason, node.memoryMib, node.maxVcpus, node.lastHeartbeat, nodes.isLive(node),
                     vmCounts.getOrDefault(node.name, 0L))).toList());
         });
     }

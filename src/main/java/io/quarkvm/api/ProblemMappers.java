@@ -13,6 +13,7 @@ import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.UnauthorizedException;
 import io.quarkvm.persistence.DatabaseUnavailable;
 import io.quarkvm.security.BearerTokenMechanism;
+import io.quarkvm.service.MigrationNotFoundException;
 import io.quarkvm.service.StaleVersionException;
 import io.quarkvm.service.VcpuNotFoundException;
 import io.quarkvm.service.VmNotFoundException;
@@ -61,6 +62,11 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response vmNotFound(VmNotFoundException e) {
+        return Problem.response(404, "not-found", "Not found", e.getMessage(), null);
+    }
+
+    @ServerExceptionMapper
+    public Response migrationNotFound(MigrationNotFoundException e) {
         return Problem.response(404, "not-found", "Not found", e.getMessage(), null);
     }
 

@@ -1,10 +1,13 @@
 package io.quarkvm.api;
 
+import io.quarkvm.api.MigrationResource.MigrationRequest;
+import io.quarkvm.api.MigrationResource.MigrationsView;
 import io.quarkvm.api.VmDtos.CreateVmRequest;
 import io.quarkvm.api.VmDtos.SlotRequest;
 import io.quarkvm.api.VmDtos.VmPageView;
 import io.quarkvm.api.VmDtos.VmView;
 import io.quarkvm.domain.InvalidSpecificationException;
+import io.quarkvm.domain.Migration;
 import io.quarkvm.domain.Slot;
 import io.quarkvm.domain.VmAction;
 import io.quarkvm.domain.VmSpecification;
@@ -12,6 +15,7 @@ import io.quarkvm.persistence.VmEntity;
 import io.quarkvm.service.GuestIdentityQuery;
 import io.quarkvm.service.GuestIdentityQuery.GuestIdentityView;
 import io.quarkvm.service.LifecycleOutcome;
+import io.quarkvm.service.MigrationService;
 import io.quarkvm.service.VmLifecycleService;
 import io.quarkvm.service.VmNotFoundException;
 import io.quarkvm.service.VmPage;
@@ -61,6 +65,9 @@ public class VmResource {
 
     @Inject
     GuestIdentityQuery guestIdentities;
+
+    @Inject
+    MigrationService migrations;
 
     @POST
     @Operation(operationId = "createVm", summary = "Create a VM",
@@ -245,6 +252,49 @@ public class VmResource {
     @APIResponse(responseCode = "503", ref = ApiDocumentation.SERVICE_UNAVAILABLE)
     public GuestIdentityView guestIdentity(@PathParam("id") String id) {
         return guestIdentities.of(vmId(id));
+    }
+
+    @POST
+    @Path("{id}/migrations")
+    @Tag(name = ApiDocumentation.MIGRATIONS)
+    @Operation(operationId = "migrateVm", summary = "Live-migrate a VM",
+            description = "Asks for the running VM to move to another node while it runs. Everything that would refuse "
+                    + "it is checked first: the VM must be RUNNING with no other migration under way, and the target a "
+                    + "live node other than its own that can run VMs, offers at least the VM's memory and vCPU slots, "
+                    + "and can honour its VP index policy. The VM is then MIGRATING_OUT until the migration ends.")
+    @APIResponse(responseCode = "202", description = "Recorded, in SETUP; Location names the migration",
+            headers = @Header(name = "Location", description = "The migration's URL",
+                    schema = @Schema(type = SchemaType.STRING, format = "uri")),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = Migration.class)))
+    @APIResponse(responseCode = "400", ref = ApiDocumentation.BAD_REQUEST)
+    @APIResponse(responseCode = "404", ref = ApiDocumentation.NOT_FOUND)
+    @APIResponse(responseCode = "409", ref = ApiDocumentation.CONFLICT)
+    @APIResponse(responseCode = "413", ref = ApiDocumentation.PAYLOAD_TOO_LARGE)
+    @APIResponse(responseCode = "415", ref = ApiDocumentation.UNSUPPORTED_MEDIA_TYPE)
+    @APIResponse(responseCode = "422", ref = ApiDocumentation.UNPROCESSABLE_CONTENT)
+    @APIResponse(responseCode = "503", ref = ApiDocumentation.SERVICE_UNAVAILABLE)
+    public Response migrate(@PathParam("id") String id, @RequestBody(required = true) MigrationRequest request,
+                            @Context UriInfo uri) {
+        if (request == null) {
+            throw new BadRequestException(null, "a JSON body naming the targetNode is required");
+        }
+        Migration migration = migrations.create(vmId(id), request.targetNode(), request.downtimeLimitMs());
+        return Response.accepted(migration)
+                .location(uri.getBaseUriBuilder().path(MigrationResource.class).path(migration.id().toString()).build())
+                .build();
+    }
+
+    @GET
+    @Path("{id}/migrations")
+    @Tag(name = ApiDocumentation.MIGRATIONS)
+    @Operation(operationId = "listVmMigrations", summary = "List a VM's migrations",
+            description = "Every live migration of the VM, newest first.")
+    @APIResponse(responseCode = "200", description = "The migrations, newest first",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = MigrationsView.class)))
+    @APIResponse(responseCode = "404", ref = ApiDocumentation.NOT_FOUND)
+    @APIResponse(responseCode = "503", ref = ApiDocumentation.SERVICE_UNAVAILABLE)
+    public MigrationsView migrations(@PathParam("id") String id) {
+        return new MigrationsView(migrations.ofVm(vmId(id)));
     }
 
     /** 200 when the VM is what was asked (now or within ?wait= seconds), 202 when its node is still on it. */

@@ -14,6 +14,7 @@
                 @Tag(name = ApiDocumentation.VMS, description = "Virtual machines, their vCPUs and their state"),
                 @Tag(name = ApiDocumentation.MACHINE_TYPES, description = "Machine types and their VP index policy"),
                 @Tag(name = ApiDocumentation.NODES, description = "The nodes that run VMs"),
+                @Tag(name = ApiDocumentation.MIGRATIONS, description = "Live migration of running VMs between nodes"),
                 @Tag(name = ApiDocumentation.EVENTS, description = "Changes to VMs as they happen")},
         components = @Components(
                 parameters = @Parameter(name = ApiDocumentation.WAIT, in = ParameterIn.QUERY,
@@ -29,11 +30,13 @@
                                         + "of the wrong type, a parameter or If-Match header that is not a number",
                                 content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
                         @APIResponse(name = ApiDocumentation.NOT_FOUND, responseCode = "404",
-                                description = "No such VM, or no such vCPU in it",
+                                description = "No such VM, vCPU in it, or migration",
                                 content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
                         @APIResponse(name = ApiDocumentation.CONFLICT, responseCode = "409",
                                 description = "The VM's state forbids it: a duplicate name, an occupied slot, the boot "
-                                        + "vCPU, a transition the state machine refuses, no node that can run the VM",
+                                        + "vCPU, a transition the state machine refuses, no node that can run the VM, "
+                                        + "a migration the VM's or the target's state forbids or that can no longer be "
+                                        + "cancelled",
                                 content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
                         @APIResponse(name = ApiDocumentation.PRECONDITION_FAILED, responseCode = "412",
                                 description = "If-Match names a version that is not the VM's current one, or is a weak "
@@ -46,7 +49,8 @@
                                 description = "The body is not application/json",
                                 content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
                         @APIResponse(name = ApiDocumentation.UNPROCESSABLE_CONTENT, responseCode = "422",
-                                description = "A value breaks a rule of the model; field names it",
+                                description = "A value breaks a rule of the model (a migration target that is not "
+                                        + "registered or can never run the VM, say); field names it",
                                 content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
                         @APIResponse(name = ApiDocumentation.SERVICE_UNAVAILABLE, responseCode = "503",
                                 description = "The database cannot be reached for now; nothing was acknowledged",

@@ -121,6 +121,15 @@ public interface QuarkvmConfig {
         /** Forces a weaker VP index provider than the kernel's strongest, so two real nodes can differ. */
         Optional<VpIndexProvider> forceProvider();
 
+        /**
+         * The memory this node offers VMs, in MiB, as an operator's allocatable; defaults to the host's MemTotal
+         * (/proc/meminfo). A VM needing more is not migrated here.
+         */
+        Optional<Integer> memoryMib();
+
+        /** The most vCPUs this node offers one VM; defaults to KVM_CAP_MAX_VCPUS. A VM with more slots is not migrated here. */
+        Optional<Integer> maxVcpus();
+
         @WithDefault("5s")
         Duration heartbeatInterval();
 

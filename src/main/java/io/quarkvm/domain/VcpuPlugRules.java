@@ -14,6 +14,17 @@ public final class VcpuPlugRules {
     private VcpuPlugRules() {
     }
 
+    /**
+     * While a migration hands the VM over, its set of vCPUs is what the source captures and the target rebuilds:
+     * neither plug nor unplug may change it then.
+     */
+    public static void requireNoHandover(String vmName, VmPhase phase) {
+        if (phase.isHandover()) {
+            throw new ConflictException("VM " + vmName + " is " + phase + ": its vCPUs cannot be plugged or unplugged "
+                    + "while a migration hands it over; wait until the migration has ended, or cancel it");
+        }
+    }
+
     /** The identities of the first {@code vcpus} slots in topology order, as cpu_index 0 .. vcpus-1. */
     public static List<VcpuIdentity> bootIdentities(Topology topology, VpIndexPolicy policy, int vcpus) {
         List<VcpuIdentity> identities = new ArrayList<>(vcpus);

@@ -19,18 +19,18 @@ import java.util.UUID;
 @ApplicationScoped
 public class BootRecorder {
 
-    /** Opens a new boot with a row per vCPU about to run; returns its id. */
-    /** Joins the caller's transaction when there is one (the reconciler records STARTING in the same one). */
+    /**
+     * Opens a new boot with a row per vCPU about to run, residing on {@code node}; returns its id. Joins the caller's
+     * transaction when there is one (the reconciler records STARTING in the same one).
+     */
     public long openBoot(UUID vmId, String node, HypervisorKind hypervisor, VpIndexProvider provider,
                          List<VcpuIdentity> vcpus) {
         return QuarkusTransaction.joiningExisting().call(() -> {
             GuestBootEntity boot = new GuestBootEntity();
             boot.vmId = vmId;
             boot.boot = GuestBootEntity.nextBootNumber(vmId);
-            boot.node = node;
-            boot.provider = provider.name();
-            boot.hypervisor = hypervisor.name();
             boot.startedAt = Instant.now();
+            boot.resideOn(node, hypervisor, provider, boot.startedAt, null);
             vcpus.forEach(identity -> boot.vcpus.add(observationRow(boot, identity)));
             boot.persist();
             return boot.id;

@@ -4,6 +4,9 @@ import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.KvmCapability;
 
+import java.util.List;
+import java.util.OptionalInt;
+
 /** Asks this host's KVM (or the kernel double over it), once, what it can do. */
 final class HostProbe {
 
@@ -30,5 +33,20 @@ final class HostProbe {
 
     static Result unusable(String reason) {
         return new Result(NodeCapabilities.NONE, false, reason);
+    }
+
+    /** MemTotal of /proc/meminfo (proc(5): "MemTotal:  16303764 kB", in KiB) in whole MiB; empty if absent. */
+    static OptionalInt memTotalMib(List<String> meminfo) {
+        for (String line : meminfo) {
+            String[] fields = line.trim().split("\\s+");
+            if (fields.length == 3 && fields[0].equals("MemTotal:") && fields[2].equals("kB")) {
+                try {
+                    return OptionalInt.of((int) Math.min(Integer.MAX_VALUE, Long.parseLong(fields[1]) / 1024));
+                } catch (NumberFormatException e) {
+                    return OptionalInt.empty();
+                }
+            }
+        }
+        return OptionalInt.empty();
     }
 }

@@ -23,7 +23,10 @@ import jakarta.enterprise.event.Observes;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -31,6 +34,7 @@ import java.sql.SQLException;
 import java.net.UnknownHostException;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +48,7 @@ public class LocalNode {
 
     private static final Logger LOG = Logger.getLogger(LocalNode.class);
     private static final int NAME_LOCK_CHECK_SECONDS = 2;
+    private static final Path PROC_MEMINFO = Path.of("/proc/meminfo");
 
     private final QuarkvmConfig config;
     private final ObjectMapper json;
@@ -53,6 +58,8 @@ public class LocalNode {
     private HostProbe.Result probe;
     private VpIndexProvider provider;
     private String reason;
+    private int memoryMib;
+    private int maxVcpus;
     private ScheduledExecutorService heartbeat;
     private Hypervisor hypervisor;
     private HypervisorKind hypervisorKind = HypervisorKind.NONE;
@@ -94,8 +101,10 @@ public class LocalNode {
             hypervisor = null;
         }
         hypervisorKind = canRunVms() ? opened.kind() : HypervisorKind.NONE;
-        LOG.infof("node %s: hypervisor %s, provider %s, capabilities %s%s", name, hypervisorKind, provider,
-                probe.capabilities(),
+        memoryMib = offered("quarkvm.node.memory-mib", config.node().memoryMib().orElseGet(LocalNode::hostMemoryMib));
+        maxVcpus = offered("quarkvm.node.max-vcpus", config.node().maxVcpus().orElse(probe.capabilities().maxVcpus()));
+        LOG.infof("node %s: hypervisor %s, provider %s, capabilities %s, offers %d MiB and %d vCPUs a VM%s", name,
+                hypervisorKind, provider, probe.capabilities(), memoryMib, maxVcpus,
                 canRunVms() ? "" : "; runs no VM: " + reason);
         QuarkusTransaction.requiringNew().run(this::upsert);
         heartbeat = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "node-heartbeat"));
@@ -205,6 +214,8 @@ public class LocalNode {
         node.capabilities = capabilitiesJson();
         node.canRunVms = canRunVms();
         node.reason = reason;
+        node.memoryMib = memoryMib;
+        node.maxVcpus = maxVcpus;
         node.startedAt = Instant.now();
         node.lastHeartbeat = node.startedAt;
         node.persist();
@@ -251,6 +262,27 @@ public class LocalNode {
 
     public VpIndexProvider provider() {
         return provider;
+    }
+
+    private static int offered(String property, int value) {
+        if (value < 0) {
+            throw new IllegalStateException(property + " must be 0 or more, was " + value);
+        }
+        return value;
+    }
+
+    /** The host's memory; a host that does not say offers none (the operator can set quarkvm.node.memory-mib). */
+    private static int hostMemoryMib() {
+        try {
+            OptionalInt total = HostProbe.memTotalMib(Files.readAllLines(PROC_MEMINFO));
+            if (total.isPresent()) {
+                return total.getAsInt();
+            }
+            LOG.warnf("%s has no MemTotal line: this node offers no memory to migrated VMs", PROC_MEMINFO);
+        } catch (IOException e) {
+            LOG.warnf("cannot read %s (%s): this node offers no memory to migrated VMs", PROC_MEMINFO, e.getMessage());
+        }
+        return 0;
     }
 
     /** This node's name: {@code quarkvm.node.name}, else the host name. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkvm.domain.HypervisorKind;
+import io.quarkvm.domain.MigrationRules;
 import io.quarkvm.domain.NodeCapabilities;
 import io.quarkvm.domain.NodePreference;
 import io.quarkvm.domain.PlacementDecision;
@@ -91,6 +92,13 @@ public class NodeDirectory {
             }
         }
         return refused(reasons);
+    }
+
+    /** The node named so, as a migration target (empty when no node of that name is registered). */
+    public Optional<MigrationRules.Target> migrationTarget(String name) {
+        return Optional.ofNullable(NodeEntity.<NodeEntity>findById(name)).map(node -> new MigrationRules.Target(
+                node.name, isLive(node), node.canRunVms, node.reason, known(VpIndexProvider.class, node.provider),
+                node.provider, capabilities(node), node.memoryMib, node.maxVcpus));
     }
 
     private static HypervisorKind hypervisorOf(NodeEntity node) {

@@ -1,6 +1,8 @@
 package io.quarkvm.persistence;
 
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import io.quarkvm.domain.HypervisorKind;
+import io.quarkvm.domain.VpIndexProvider;
 import jakarta.persistence.CascadeType;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
@@ -51,6 +53,11 @@ public class GuestBootEntity extends PanacheEntityBase {
     @OrderBy("cpuIndex")
     public List<GuestVcpuObservationEntity> vcpus = new ArrayList<>();
 
+    /** The nodes it ran on, in the order it arrived on them; the last is where it runs (or ended). */
+    @OneToMany(mappedBy = "boot", cascade = CascadeType.ALL, orphanRemoval = true)
+    @OrderBy("arrivedAt, id")
+    public List<GuestBootResidenceEntity> residences = new ArrayList<>();
+
     public static List<GuestBootEntity> ofVm(UUID vmId) {
         return list("vmId = ?1 order by boot", vmId);
     }
@@ -58,6 +65,17 @@ public class GuestBootEntity extends PanacheEntityBase {
     public static int nextBootNumber(UUID vmId) {
         Optional<GuestBootEntity> last = find("vmId = ?1 order by boot desc", vmId).firstResultOptional();
         return last.map(b -> b.boot + 1).orElse(1);
+    }
+
+    /**
+     * From {@code at} the boot runs on this node, hypervisor and provider: the node it opens on ({@code migrationId}
+     * null), or the one a migration moved it to.
+     */
+    public void resideOn(String node, HypervisorKind hypervisor, VpIndexProvider provider, Instant at, UUID migrationId) {
+        this.node = node;
+        this.hypervisor = hypervisor.name();
+        this.provider = provider.name();
+        residences.add(GuestBootResidenceEntity.of(this, at, migrationId));
     }
 
     public Optional<GuestVcpuObservationEntity> vcpu(int cpuIndex) {

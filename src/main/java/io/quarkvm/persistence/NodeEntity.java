@@ -32,6 +32,13 @@ public class NodeEntity extends PanacheEntityBase {
 
     public String reason;
 
+    /** What the node offers a VM (V6): its memory and vCPUs; null when a version before V6 registered it. */
+    @Column(name = "memory_mib")
+    public Integer memoryMib;
+
+    @Column(name = "max_vcpus")
+    public Integer maxVcpus;
+
     @Column(name = "started_at")
     public Instant startedAt;
 

@@ -2,6 +2,7 @@ package io.quarkvm.service;
 
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.persistence.GuestBootEntity;
+import io.quarkvm.persistence.GuestBootResidenceEntity;
 import io.quarkvm.persistence.GuestVcpuObservationEntity;
 import io.quarkvm.persistence.VmEntity;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -29,8 +30,19 @@ public class GuestIdentityQuery {
         }
     }
 
+    /** A node the boot ran on from {@code arrivedAt}; {@code migrationId} names the migration that moved it there. */
+    public record Residence(String node, String hypervisor, String provider, Instant arrivedAt, UUID migrationId) {
+        static Residence of(GuestBootResidenceEntity row) {
+            return new Residence(row.node, row.hypervisor, row.provider, row.arrivedAt, row.migrationId);
+        }
+    }
+
+    /**
+     * {@code node}, {@code hypervisor} and {@code provider} are where the boot runs now (or ended); {@code residences}
+     * every node it ran on, oldest first.
+     */
     public record Boot(int boot, String node, String hypervisor, String provider, Instant startedAt, Instant endedAt, String endReason,
-                       List<ObservedVcpu> vcpus) {
+                       List<Residence> residences, List<ObservedVcpu> vcpus) {
     }
 
     public record GuestIdentityView(List<Boot> boots) {
@@ -43,7 +55,8 @@ public class GuestIdentityQuery {
             }
             return new GuestIdentityView(GuestBootEntity.ofVm(vmId).stream()
                     .map(boot -> new Boot(boot.boot, boot.node, boot.hypervisor, boot.provider, boot.startedAt, boot.endedAt,
-                            boot.endReason, boot.vcpus.stream().map(ObservedVcpu::of).toList()))
+                            boot.endReason, boot.residences.stream().map(Residence::of).toList(),
+                            boot.vcpus.stream().map(ObservedVcpu::of).toList()))
                     .toList());
         });
     }

@@ -95,20 +95,12 @@ public class VmLifecycleService {
 
     /** Waits, without holding a transaction, until the VM's phase is what was asked, or it crashed. */
     private LifecycleOutcome awaitSettled(UUID id, Duration wait) {
-        Instant deadline = Instant.now().plus(wait);
-        while (true) {
-            long observedChanges = phaseChanges.count();
-            VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
-                VmEntity current = VmEntity.<VmEntity>findByIdOptional(id).orElseThrow(() -> new VmNotFoundException(id));
-                Hibernate.initialize(current.vcpus);
-                return current;
-            });
-            Duration left = Duration.between(Instant.now(), deadline);
-            if (isSettled(vm) || vm.phase == VmPhase.CRASHED || left.isNegative() || left.isZero()) {
-                return new LifecycleOutcome(vm, isSettled(vm));
-            }
-            phaseChanges.awaitChangeAfter(observedChanges, left);
-        }
+        VmEntity vm = phaseChanges.awaitUntil(() -> QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity current = VmEntity.<VmEntity>findByIdOptional(id).orElseThrow(() -> new VmNotFoundException(id));
+            Hibernate.initialize(current.vcpus);
+            return current;
+        }), current -> isSettled(current) || current.phase == VmPhase.CRASHED, wait);
+        return new LifecycleOutcome(vm, isSettled(vm));
     }
 
     static boolean isSettled(VmEntity vm) {

@@ -118,6 +118,7 @@ public class VmService {
     /** Plugs a slot: a slot plugged before gets its old identity back, a new one the next cpu_index. */
     public VmEntity plug(UUID id, Slot slot, ExpectedVersion expected) {
         return change(id, expected, vm -> {
+            VcpuPlugRules.requireNoHandover(vm.name, vm.phase);
             List<PluggedVcpu> known = vm.pluggedVcpus();
             VcpuIdentity identity = VcpuPlugRules.identityToPlug(vm.topology(), vm.vpIndexPolicy(), known, slot);
             VcpuEntity vcpu = vm.vcpuWithApicId(identity.apicId()).orElseGet(() -> {
@@ -133,6 +134,7 @@ public class VmService {
     /** Unplugs the vCPU with this APIC ID; its identity stays reserved for a replug of the same slot. */
     public VmEntity unplug(UUID id, int apicId, ExpectedVersion expected) {
         return change(id, expected, vm -> {
+            VcpuPlugRules.requireNoHandover(vm.name, vm.phase);
             PluggedVcpu vcpu = VcpuPlugRules.vcpuToUnplug(vm.pluggedVcpus(), apicId)
                     .orElseThrow(() -> new VcpuNotFoundException(id, apicId));
             if (!vcpu.plugged()) {
@@ -177,7 +179,8 @@ public class VmService {
         return new ConflictException("a VM named '" + name + "' already exists");
     }
 
-    private static boolean isUniqueViolation(Throwable e, String constraintPrefix) {
+    /** Whether the database refused a write for a unique constraint (or index) whose name starts so. */
+    static boolean isUniqueViolation(Throwable e, String constraintPrefix) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ConstraintViolationException violation && violation.getConstraintName() != null
                     && violation.getConstraintName().startsWith(constraintPrefix)) {

@@ -291,7 +291,7 @@ class EventStreamTest {
         }
     }
 
-    private static void awaitReceived(SseSubscriber subscriber, int count) throws InterruptedException {
+    static void awaitReceived(SseSubscriber subscriber, int count) throws InterruptedException {
         Instant deadline = Instant.now().plusSeconds(30);
         while (subscriber.received().size() < count && Instant.now().isBefore(deadline)) {
             Thread.sleep(20);

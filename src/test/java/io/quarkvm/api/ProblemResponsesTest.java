@@ -127,6 +127,10 @@ class ProblemResponsesTest {
         assertProblem(given().get("/api/v1/vms/00000000-0000-0000-0000-000000000000/start"), 405).header("Allow", "POST");
         assertProblem(given().post("/api/v1/vms/00000000-0000-0000-0000-000000000000"), 405)
                 .header("Allow", "DELETE, GET, HEAD");
+        assertProblem(given().put("/api/v1/vms/00000000-0000-0000-0000-000000000000/migrations"), 405)
+                .header("Allow", "GET, HEAD, POST");
+        assertProblem(given().post("/api/v1/migrations/00000000-0000-0000-0000-000000000000"), 405)
+                .header("Allow", "DELETE, GET, HEAD");
     }
 
     @Test
@@ -172,7 +176,11 @@ class ProblemResponsesTest {
         assertThat(templated).isEmpty();
         assertThat(operationIds).contains("createVm", "listVms", "getVm", "deleteVm", "plugVcpu", "unplugVcpu",
                 "startVm", "stopVm", "pauseVm", "resumeVm", "getGuestIdentity", "listMachineTypes", "listNodes",
-                "streamEvents");
+                "streamEvents", "migrateVm", "listVmMigrations", "getMigration", "cancelMigration");
+        assertThat(responses(paths, "/api/v1/vms/{id}/migrations", "post")).containsKeys("202", "400", "404", "409", "422")
+                .doesNotContainKey("200");
+        assertThat(responses(paths, "/api/v1/migrations/{id}", "delete")).containsKeys("200", "404", "409");
+        assertThat(responses(paths, "/api/v1/migrations/{id}", "get")).containsKeys("200", "400", "404", "422");
         assertThat(responses(paths, "/api/v1/vms", "post")).containsKeys("201", "400", "409", "413", "422");
         assertThat(responses(paths, "/api/v1/vms/{id}", "delete")).containsKeys("204", "404", "409", "412")
                 .doesNotContainKey("200");

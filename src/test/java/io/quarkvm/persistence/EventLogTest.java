@@ -134,7 +134,7 @@ class EventLogTest {
     }
 
     private static VmEvent event(UUID vm) {
-        return new VmEvent("vcpu-plugged", vm, "event-log-test", Instant.now(), null, null, "test-node", 1L, null, 0, 0, 0);
+        return new VmEvent("vcpu-plugged", vm, "event-log-test", Instant.now(), null, null, "test-node", 1L, null, 0, 0, 0, null);
     }
 
     private static void await(CountDownLatch latch) {

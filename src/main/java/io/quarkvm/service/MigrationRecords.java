@@ -1,0 +1,301 @@
+package io.quarkvm.service;
+
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkvm.domain.ConflictException;
+import io.quarkvm.domain.HypervisorKind;
+import io.quarkvm.domain.Migration;
+import io.quarkvm.domain.MigrationPhase;
+import io.quarkvm.domain.VmPhase;
+import io.quarkvm.domain.VpIndexProvider;
+import io.quarkvm.node.LocalNode;
+import io.quarkvm.node.PhaseChanges;
+import io.quarkvm.persistence.DatabaseNotifications;
+import io.quarkvm.persistence.GuestBootEntity;
+import io.quarkvm.persistence.MigrationEntity;
+import io.quarkvm.persistence.VmEntity;
+import io.quarkvm.persistence.VmEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.persistence.LockModeType;
+import org.jboss.logging.Logger;
+
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * Every change of a migration after it was requested, as the nodes that run it record them (docs/MIGRATION.md). Each
+ * method is one short transaction and a conditional update: it changes the migration only from the phases it names,
+ * under the row's lock, and returns whether it did (won). So a race between source, target and a client's cancel is
+ * decided by the database, and exactly one of them wins. Each change is written to the event log (a
+ * {@code migration} event, which also wakes every node's reconciler) and counted in {@link MigrationMetrics}; the
+ * caller does not count anything itself.
+ * <p>
+ * A change that also changes the VM locks the VM's row before the migration's, as the request that creates a
+ * migration does, so two writers never wait for each other in opposite orders.
+ */
+@ApplicationScoped
+public class MigrationRecords {
+
+    private static final Logger LOG = Logger.getLogger(MigrationRecords.class);
+    /** Every event is kept in the log and sent to every subscriber: an error is kept to its start. */
+    private static final int MAX_ERROR_LENGTH = 1000;
+    private static final List<VmPhase> HANDOVER = Arrays.stream(VmPhase.values()).filter(VmPhase::isHandover).toList();
+
+    private final DatabaseNotifications notifications;
+    private final PhaseChanges phaseChanges;
+    private final MigrationMetrics metrics;
+    private final LocalNode local;
+
+    MigrationRecords(DatabaseNotifications notifications, PhaseChanges phaseChanges, MigrationMetrics metrics,
+                     LocalNode local) {
+        this.notifications = notifications;
+        this.phaseChanges = phaseChanges;
+        this.metrics = metrics;
+        this.local = local;
+    }
+
+    /**
+     * A node that starts was part of no migration any more: whatever it sent or received died with its previous
+     * process. Runs once the node is registered (priority 10) and before its reconciler looks at VMs (20).
+     */
+    void failWhatThisNodeLeftUnfinished(@Observes @Priority(18) StartupEvent event) {
+        int failed = failUnfinishedOf(local.name(), "node " + local.name() + " restarted during the migration");
+        if (failed > 0) {
+            LOG.warnf("node %s: %d migration(s) it was part of when it last stopped marked FAILED", local.name(), failed);
+        }
+    }
+
+    /** The migration as it is now. */
+    public Optional<Migration> find(UUID id) {
+        return QuarkusTransaction.requiringNew().call(() ->
+                MigrationEntity.<MigrationEntity>findByIdOptional(id).map(MigrationEntity::toDomain));
+    }
+
+    /** SETUP → PRECOPY: the source begins to send. False when the migration was cancelled or failed first. */
+    public boolean beginPrecopy(UUID id) {
+        return change(id, false, migration -> migration.phase == MigrationPhase.SETUP, (migration, vm) -> {
+            migration.phase = MigrationPhase.PRECOPY;
+            return NOTHING_MORE;
+        }).isPresent();
+    }
+
+    /**
+     * The progress after a round (cumulative {@code bytesSent}), while the migration is unfinished. False once it
+     * has ended: a source that sees it was cancelled stops sending.
+     */
+    public boolean recordRound(UUID id, int rounds, long bytesSent, long dirtyPagesLastRound, double dirtyRateMiBs) {
+        if (rounds < 0 || bytesSent < 0 || dirtyPagesLastRound < 0 || !(dirtyRateMiBs >= 0) || Double.isInfinite(dirtyRateMiBs)) {
+            throw new IllegalArgumentException("a round's figures are counts and rates of 0 or more: rounds " + rounds
+                    + ", bytesSent " + bytesSent + ", dirtyPagesLastRound " + dirtyPagesLastRound + ", dirtyRateMiBs "
+                    + dirtyRateMiBs);
+        }
+        return change(id, false, migration -> !migration.phase.isFinished(), (migration, vm) -> {
+            long newlySent = bytesSent - migration.bytesSent;
+            migration.rounds = rounds;
+            migration.bytesSent = bytesSent;
+            migration.dirtyPagesLastRound = dirtyPagesLastRound;
+            migration.dirtyRateMiBs = dirtyRateMiBs;
+            return () -> metrics.sent(newlySent);
+        }).isPresent();
+    }
+
+    /**
+     * PRECOPY → STOP_AND_COPY, before the source pauses the VM: from here on a client can no longer cancel. False
+     * when a cancel (or a failure) came first; the source then stops sending and leaves the VM running.
+     */
+    public boolean enterStopAndCopy(UUID id) {
+        return change(id, false, migration -> migration.phase == MigrationPhase.PRECOPY, (migration, vm) -> {
+            migration.phase = MigrationPhase.STOP_AND_COPY;
+            return NOTHING_MORE;
+        }).isPresent();
+    }
+
+    /**
+     * The handover's commit point, by the target once it holds the whole VM: STOP_AND_COPY → COMPLETED and, in the
+     * same transaction, the VM placed on the target and RUNNING, its open boot moved there (node, hypervisor,
+     * provider, and a residence row naming this migration). False when the source gave up first: the target then
+     * discards its copy, which never ran.
+     *
+     * @param bootId the VM's open boot, which goes on on the target
+     */
+    public boolean completeOnTarget(UUID id, String targetNode, HypervisorKind hypervisor, VpIndexProvider provider,
+                                    OptionalLong downtimeMs, long bootId) {
+        return change(id, true, migration -> migration.phase == MigrationPhase.STOP_AND_COPY, (migration, vm) -> {
+            if (!migration.targetNode.equals(targetNode)) {
+                throw new IllegalArgumentException("migration " + id + " goes to node " + migration.targetNode
+                        + ", not " + targetNode);
+            }
+            GuestBootEntity boot = GuestBootEntity.findById(bootId);
+            if (boot == null || !boot.vmId.equals(vm.id) || boot.endedAt != null) {
+                throw new IllegalArgumentException("boot " + bootId + " is not an open boot of VM " + vm.name);
+            }
+            Instant now = Instant.now();
+            migration.phase = MigrationPhase.COMPLETED;
+            migration.endedAt = now;
+            downtimeMs.ifPresent(ms -> migration.downtimeMs = ms);
+            vm.node = targetNode;
+            vm.phase = VmPhase.RUNNING;
+            boot.resideOn(targetNode, hypervisor, provider, now, migration.id);
+            return () -> metrics.ended(MigrationPhase.COMPLETED);
+        }).isPresent();
+    }
+
+    /**
+     * The times the source measured, once the migration has ended, recorded once. False before it has ended, or
+     * when they were recorded already.
+     */
+    public boolean recordTimes(UUID id, OptionalLong downtimeMs, long totalMs) {
+        if (totalMs < 0 || downtimeMs.orElse(0) < 0) {
+            throw new IllegalArgumentException("times are 0 ms or more: downtime " + downtimeMs + ", total " + totalMs);
+        }
+        return change(id, false, migration -> migration.phase.isFinished() && migration.totalMs == null,
+                (migration, vm) -> {
+                    downtimeMs.ifPresent(ms -> migration.downtimeMs = ms);
+                    migration.totalMs = totalMs;
+                    MigrationPhase outcome = migration.phase;
+                    return () -> metrics.timed(outcome, downtimeMs, totalMs);
+                }).isPresent();
+    }
+
+    /**
+     * The source gives up ({@code FAILED}: the connection was lost, the target answered an error, a deadline
+     * passed, its own error; {@code CANCELLED}: it saw a cancel) from any unfinished phase, and the VM, if still
+     * MIGRATING_OUT, is RUNNING again in the same transaction. False when the migration had ended already: if it is
+     * COMPLETED ({@link #find}) the target committed, and the source drops its copy without ending the boot.
+     */
+    public boolean end(UUID id, MigrationPhase outcome, String reason) {
+        if (outcome != MigrationPhase.FAILED && outcome != MigrationPhase.CANCELLED) {
+            throw new IllegalArgumentException("a migration is ended as FAILED or CANCELLED, not " + outcome);
+        }
+        return finish(id, MigrationPhase.UNFINISHED, outcome, reason, null).isPresent();
+    }
+
+    /**
+     * A client's cancel (DELETE /api/v1/migrations/{id}): allowed in SETUP and PRECOPY only, since the source moves
+     * to STOP_AND_COPY before it pauses the VM. The VM keeps running on the source.
+     */
+    Migration cancel(UUID id) {
+        return finish(id, MigrationPhase.CANCELLABLE, MigrationPhase.CANCELLED, "cancelled on request", null)
+                .orElseThrow(() -> {
+                    Migration current = find(id).orElseThrow(() -> new MigrationNotFoundException(id));
+                    return new ConflictException("migration " + id + " is " + current.phase() + ": "
+                            + (current.phase() == MigrationPhase.STOP_AND_COPY
+                            ? "the handover has begun, it can no longer be cancelled" : "it has ended"));
+                });
+    }
+
+    /**
+     * At a node's start: every unfinished migration it sends or receives is FAILED with {@code reason}. A VM it was
+     * sending is STOPPED, since its copy died with the node, so that the reconciler restarts it (its desired state
+     * is unchanged); a VM it was receiving is RUNNING again, on its source. A VM left in a handover phase on the
+     * node without a migration is STOPPED too. Returns how many migrations it failed.
+     */
+    public int failUnfinishedOf(String node, String reason) {
+        List<UUID> unfinished = QuarkusTransaction.requiringNew().call(() ->
+                MigrationEntity.unfinishedThrough(node).stream().map(migration -> migration.id).toList());
+        int failed = 0;
+        for (UUID id : unfinished) {
+            if (finish(id, MigrationPhase.UNFINISHED, MigrationPhase.FAILED, reason, node).isPresent()) {
+                failed++;
+            }
+        }
+        stopHandoversLeftOn(node, reason);
+        return failed;
+    }
+
+    /** @param restartedNode a node whose copy of the VM is gone, or null */
+    private Optional<Migration> finish(UUID id, Set<MigrationPhase> from, MigrationPhase outcome,
+                                       String reason, String restartedNode) {
+        return change(id, true, migration -> from.contains(migration.phase), (migration, vm) -> {
+            migration.phase = outcome;
+            migration.error = truncated(reason);
+            migration.endedAt = Instant.now();
+            if (vm.phase == VmPhase.MIGRATING_OUT) {
+                boolean copyGone = restartedNode != null && restartedNode.equals(vm.node);
+                vm.phase = copyGone ? VmPhase.STOPPED : VmPhase.RUNNING;
+                if (copyGone) {
+                    vm.lastError = migration.error;
+                }
+            }
+            return () -> metrics.ended(outcome);
+        });
+    }
+
+    private void stopHandoversLeftOn(String node, String reason) {
+        boolean stopped = QuarkusTransaction.requiringNew().call(() -> {
+            // Not one that a migration requested since this node registered is handing over.
+            List<VmEntity> left = VmEntity.<VmEntity>find("from VmEntity vm where vm.node = ?1 and vm.phase in ?2 and "
+                            + "not exists (select 1 from MigrationEntity m where m.vmId = vm.id and m.phase in ?3)",
+                            node, HANDOVER, MigrationPhase.UNFINISHED)
+                    .withLock(LockModeType.PESSIMISTIC_WRITE).list();
+            for (VmEntity vm : left) {
+                vm.phase = VmPhase.STOPPED;
+                vm.lastError = truncated(reason);
+                VmEntity.flush();
+                notifications.announce(VmEvent.ofVm("phase", vm));
+            }
+            return !left.isEmpty();
+        });
+        if (stopped) {
+            phaseChanges.recorded();
+        }
+    }
+
+    /** Changes the locked rows; returns what to do once they are committed (a metric, say). */
+    @FunctionalInterface
+    private interface Change {
+        Runnable apply(MigrationEntity migration, VmEntity vm);
+    }
+
+    private static final Runnable NOTHING_MORE = () -> { };
+
+    private record Committed(Migration migration, Runnable afterCommit) {
+    }
+
+    /**
+     * One transaction: the VM's row (locked first when {@code changesVm}), then the migration's, locked; when
+     * {@code allowed} holds for it, applies {@code change} and logs the event. Returns the migration as committed,
+     * or empty when there was nothing to change (no such migration, or not allowed now).
+     */
+    private Optional<Migration> change(UUID id, boolean changesVm, Predicate<MigrationEntity> allowed, Change change) {
+        Optional<Committed> committed = QuarkusTransaction.requiringNew().call(() -> {
+            // The VM's id through a scalar query: loading the migration unlocked now would leave a stale copy in the
+            // session, which the locking read below would not refresh.
+            Optional<UUID> vmId = MigrationEntity.getEntityManager()
+                    .createQuery("select m.vmId from MigrationEntity m where m.id = ?1", UUID.class)
+                    .setParameter(1, id).getResultStream().findFirst();
+            if (vmId.isEmpty()) {
+                return Optional.empty();
+            }
+            VmEntity vm = changesVm ? VmEntity.findById(vmId.get(), LockModeType.PESSIMISTIC_WRITE)
+                    : VmEntity.findById(vmId.get());
+            Optional<MigrationEntity> migration = MigrationEntity.findLocked(id);
+            if (vm == null || migration.isEmpty() || !allowed.test(migration.get())) {
+                return Optional.empty();
+            }
+            Runnable afterCommit = change.apply(migration.get(), vm);
+            MigrationEntity.flush();
+            Migration changed = migration.get().toDomain();
+            notifications.announce(VmEvent.ofMigration(vm, changed));
+            return Optional.of(new Committed(changed, afterCommit));
+        });
+        committed.ifPresent(done -> {
+            phaseChanges.recorded();
+            done.afterCommit().run();
+        });
+        return committed.map(Committed::migration);
+    }
+
+    static String truncated(String reason) {
+        return reason == null || reason.length() <= MAX_ERROR_LENGTH ? reason
+                : reason.substring(0, MAX_ERROR_LENGTH) + "…";
+    }
+}
