@@ -24,7 +24,7 @@ public enum MigrationStep {
     private static final Logger LOG = Logger.getLogger(MigrationStep.class);
 
     /** Halts the JVM at once, as SIGKILL would, when {@code haltAt} names this step. */
-    void haltIfAt(Optional<String> haltAt) {
+    public void haltIfAt(Optional<String> haltAt) {
         if (haltAt.isPresent() && haltAt.get().equalsIgnoreCase(name())) {
             LOG.errorf("quarkvm.migration.halt-at=%s: halting this node now (fault injection)", name());
             Runtime.getRuntime().halt(137);
@@ -32,7 +32,7 @@ public enum MigrationStep {
     }
 
     /** Fails at start-up on a step that does not exist, rather than never halting. */
-    static void requireKnown(Optional<String> haltAt) {
+    public static void requireKnown(Optional<String> haltAt) {
         haltAt.ifPresent(step -> {
             if (Arrays.stream(values()).noneMatch(known -> known.name().equalsIgnoreCase(step))) {
                 throw new IllegalArgumentException("quarkvm.migration.halt-at=" + step + " is none of "

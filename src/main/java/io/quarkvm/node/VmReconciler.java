@@ -319,24 +319,25 @@ public class VmReconciler {
                 .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
     }
 
-    /** The machine of a VM running here, for the migration that moves it. */
-    Optional<LocalVm> localVm(UUID vmId) {
-        return Optional.ofNullable(local.get(vmId));
+    /** The machine of a VM running here (not one stopping), for the migration that moves it. */
+    public Optional<VirtualMachine> machineOf(UUID vmId) {
+        return Optional.ofNullable(local.get(vmId)).filter(vm -> !vm.isStopping()).map(vm -> vm.machine);
     }
 
-    /**
-     * A VM that arrived by migration, already running its boot: from now on this node drives it like any other. The
-     * handover committed first, so that no other node runs it and this one does not cold-boot it meanwhile.
-     */
-    void arrived(LocalVm vm) {
-        local.put(vm.id, vm);
+    /** A VM about to arrive by migration, continuing boot {@code bootId}: see {@link Arrival}. */
+    public Arrival arrival(UUID vmId, long bootId) {
+        LocalVm arriving = new LocalVm(vmId, bootId, 0); // its guest reported long ago, on the source
+        return new Arrival(listenerFor(arriving), machine -> {
+            arriving.machine = machine;
+            local.put(vmId, arriving);
+        });
     }
 
     /**
      * The VM now runs on another node, which took over its boot: its machine here is stopped and forgotten, and the
      * boot is not ended (nor its counters written from here again).
      */
-    void leftByMigration(UUID vmId) {
+    public void leftByMigration(UUID vmId) {
         LocalVm gone = local.remove(vmId);
         if (gone != null) {
             gone.machine.stop();
