@@ -11,19 +11,27 @@ import io.quarkvm.kvm.MsrEntry;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.zip.CRC32C;
 
 /**
- * What the snapshot ({@link VmSnapshot}) and the migration stream share: the section framing (a type byte, a
- * payload length int, the payload, and the CRC32C of type, length and payload as an int; big-endian) and the
- * encoding of one vCPU's {@link VcpuState}.
+ * What the snapshot ({@link VmSnapshot}) and the migration stream share: the start (a magic, then a format version
+ * int), the section framing (a type byte, a payload length int, the payload, and the CRC32C of type, length and
+ * payload as an int; big-endian) and the encoding of one vCPU's {@link VcpuState}.
  */
 public final class StateSections {
+
+    /** Generous bound on a vCPU section, so that a corrupt length cannot make the reader allocate gigabytes. */
+    public static final int MAX_VCPU_SECTION = 1 << 16;
 
     private StateSections() {
     }
@@ -51,30 +59,77 @@ public final class StateSections {
         return (int) crc.getValue();
     }
 
+    /** A section as read: its type, and its payload, whose checksum matched. */
+    public record Section(byte type, ByteBuffer payload) {
+    }
+
+    /** Writes what opens a stream: its magic, then its format version. */
+    public static void writeStart(DataOutputStream out, byte[] magic, int version) throws IOException {
+        out.write(magic);
+        out.writeInt(version);
+    }
+
     /**
-     * Reads one section of {@code expectedType}, at most {@code maxLength} bytes of payload, and checks its CRC32C.
+     * Reads and checks what {@link #writeStart} wrote.
      *
-     * @throws SnapshotFormatException another type, a length beyond the bound, or a checksum mismatch
+     * @param stream what the stream is, for messages ("snapshot", "migration stream")
+     * @throws SnapshotFormatException another magic, or a format version other than {@code version}
+     * @throws EOFException            the stream ended first
      */
-    public static ByteBuffer readSection(DataInputStream in, byte expectedType, String what, int maxLength)
+    public static void readStart(DataInputStream in, String stream, byte[] magic, int version) throws IOException {
+        byte[] found = in.readNBytes(magic.length);
+        if (found.length < magic.length) {
+            throw new EOFException();
+        }
+        if (!Arrays.equals(found, magic)) {
+            throw new SnapshotFormatException("not a quarkvm " + stream + ": the stream does not start with "
+                    + new String(magic, StandardCharsets.US_ASCII));
+        }
+        int foundVersion = in.readInt();
+        if (foundVersion != version) {
+            throw new SnapshotFormatException(stream + " format version " + foundVersion + " is not supported: "
+                    + "this node reads version " + version);
+        }
+    }
+
+    /** {@link #readSection(DataInputStream, String, Map, int)} of one expected type; returns its payload. */
+    public static ByteBuffer readSection(DataInputStream in, String stream, byte expectedType, String what,
+                                         int maxLength) throws IOException {
+        return readSection(in, stream, Map.of(expectedType, what), maxLength).payload();
+    }
+
+    /**
+     * Reads one section whose type is one of {@code expected} (type → what it is, for messages), of at most
+     * {@code maxLength} bytes of payload, and checks its CRC32C; the type and length are checked before the payload
+     * is read, so a corrupt length never makes it allocate more than {@code maxLength}.
+     *
+     * @throws SnapshotFormatException another type (a section out of order), a length beyond the bound, or a
+     *                                 checksum mismatch
+     * @throws EOFException            the stream ended within the section
+     */
+    public static Section readSection(DataInputStream in, String stream, Map<Byte, String> expected, int maxLength)
             throws IOException {
         byte type = in.readByte();
-        if (type != expectedType) {
-            throw new SnapshotFormatException("snapshot corrupt: expected the " + what + " section (type "
-                    + expectedType + "), found type " + type);
+        String what = expected.get(type);
+        if (what == null) {
+            String wanted = expected.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .map(entry -> "the " + entry.getValue() + " section (type " + entry.getKey() + ")")
+                    .collect(Collectors.joining(" or "));
+            throw new SnapshotFormatException(stream + " corrupt or out of order: expected " + wanted
+                    + ", found type " + type);
         }
         int length = in.readInt();
         if (length < 0 || length > maxLength) {
-            throw new SnapshotFormatException("snapshot corrupt: the " + what + " section claims " + length
+            throw new SnapshotFormatException(stream + " corrupt: the " + what + " section claims " + length
                     + " bytes, at most " + maxLength + " allowed");
         }
         byte[] payload = new byte[length];
         in.readFully(payload);
         int stored = in.readInt();
         if (stored != checksum(type, length, payload)) {
-            throw new SnapshotFormatException("snapshot corrupt: CRC32C mismatch in the " + what + " section");
+            throw new SnapshotFormatException(stream + " corrupt: CRC32C mismatch in the " + what + " section");
         }
-        return ByteBuffer.wrap(payload);
+        return new Section(type, ByteBuffer.wrap(payload));
     }
 
     /** The vCPU encoding both streams carry (one {@code VCPU} section's payload). */

@@ -1,8 +1,11 @@
 package io.quarkvm.vmm;
 
+import static io.quarkvm.vmm.StateSections.MAX_VCPU_SECTION;
 import static io.quarkvm.vmm.StateSections.readSection;
+import static io.quarkvm.vmm.StateSections.readStart;
 import static io.quarkvm.vmm.StateSections.readVcpu;
 import static io.quarkvm.vmm.StateSections.writeSection;
+import static io.quarkvm.vmm.StateSections.writeStart;
 import static io.quarkvm.vmm.StateSections.writeVcpu;
 
 import io.quarkvm.domain.VcpuIdentity;
@@ -44,13 +47,12 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
     public static final int FORMAT_VERSION = 1;
     static final int PAGE_SIZE = 4096;
     static final int MAX_RANGE_BYTES = 1 << 20;
+    private static final String STREAM = "snapshot";
     private static final byte[] MAGIC = "QVMSNAP1".getBytes(StandardCharsets.US_ASCII);
     private static final byte SECTION_HEADER = 1;
     private static final byte SECTION_MEMORY = 2;
     private static final byte SECTION_VCPU = 3;
     private static final byte SECTION_END = 4;
-    /** Generous bound on a vCPU section, so that a corrupt length cannot make the reader allocate gigabytes. */
-    private static final int MAX_VCPU_SECTION = 1 << 16;
     private static final long CAPTURE_TIMEOUT_SECONDS = 10;
 
     /** {@code bytes} of guest memory from guest-physical {@code guestPhysical}. */
@@ -156,8 +158,7 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
     /** Encodes this snapshot (see the class comment); does not close {@code out}. */
     public void write(OutputStream out) throws IOException {
         DataOutputStream data = new DataOutputStream(out);
-        data.write(MAGIC);
-        data.writeInt(FORMAT_VERSION);
+        writeStart(data, MAGIC, FORMAT_VERSION);
         writeSection(data, SECTION_HEADER, payload -> {
             payload.writeLong(memoryBytes);
             payload.writeInt(memory.size());
@@ -185,19 +186,8 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
     public static VmSnapshot read(InputStream in) throws IOException {
         DataInputStream data = new DataInputStream(in);
         try {
-            byte[] magic = data.readNBytes(MAGIC.length);
-            if (magic.length < MAGIC.length) {
-                throw new EOFException();
-            }
-            if (!Arrays.equals(magic, MAGIC)) {
-                throw new SnapshotFormatException("not a quarkvm snapshot: the stream does not start with QVMSNAP1");
-            }
-            int version = data.readInt();
-            if (version != FORMAT_VERSION) {
-                throw new SnapshotFormatException("snapshot format version " + version + " is not supported: this "
-                        + "node reads version " + FORMAT_VERSION);
-            }
-            ByteBuffer header = readSection(data, SECTION_HEADER, "header", 16);
+            readStart(data, STREAM, MAGIC, FORMAT_VERSION);
+            ByteBuffer header = readSection(data, STREAM, SECTION_HEADER, "header", 16);
             long memoryBytes = header.getLong();
             int rangeCount = header.getInt();
             int vcpuCount = header.getInt();
@@ -208,7 +198,8 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
             List<MemoryRange> ranges = new ArrayList<>();
             long end = 0;
             for (int i = 0; i < rangeCount; i++) {
-                ByteBuffer section = readSection(data, SECTION_MEMORY, "memory range " + i, 8 + MAX_RANGE_BYTES);
+                ByteBuffer section = readSection(data, STREAM, SECTION_MEMORY, "memory range " + i,
+                        8 + MAX_RANGE_BYTES);
                 long guestPhysical = section.getLong();
                 byte[] bytes = new byte[section.remaining()];
                 section.get(bytes);
@@ -223,9 +214,9 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
             }
             List<VcpuState> states = new ArrayList<>();
             for (int i = 0; i < vcpuCount; i++) {
-                states.add(readVcpu(readSection(data, SECTION_VCPU, "vCPU " + i, MAX_VCPU_SECTION), i));
+                states.add(readVcpu(readSection(data, STREAM, SECTION_VCPU, "vCPU " + i, MAX_VCPU_SECTION), i));
             }
-            readSection(data, SECTION_END, "end", 0);
+            readSection(data, STREAM, SECTION_END, "end", 0);
             return new VmSnapshot(memoryBytes, ranges, states);
         } catch (EOFException e) {
             throw new SnapshotFormatException("snapshot stream truncated: it ended before its end section", e);
