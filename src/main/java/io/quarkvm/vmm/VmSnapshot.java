@@ -8,7 +8,6 @@ import static io.quarkvm.vmm.StateSections.writeSection;
 import static io.quarkvm.vmm.StateSections.writeStart;
 import static io.quarkvm.vmm.StateSections.writeVcpu;
 
-import io.quarkvm.domain.VcpuIdentity;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -87,14 +86,7 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
      */
     public static VmSnapshot capture(VirtualMachine vm) {
         vm.pause();
-        List<VcpuIdentity> plugged = vm.pluggedVcpus();
-        List<CompletableFuture<VcpuState>> captures = plugged.stream()
-                .map(identity -> vm.onVcpuThread(identity.apicId(), vcpu -> VcpuState.capture(identity, vcpu)))
-                .toList();
-        List<VcpuState> states = new ArrayList<>();
-        for (CompletableFuture<VcpuState> capture : captures) {
-            states.add(await(capture, "capture a vCPU's state"));
-        }
+        List<VcpuState> states = vm.captureVcpuStates();
         GuestMemory memory = vm.memory();
         return new VmSnapshot(memory.size(), nonZeroRanges(memory), states);
     }
