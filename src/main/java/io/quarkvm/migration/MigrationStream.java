@@ -162,7 +162,7 @@ public final class MigrationStream {
             int sent = 0;
             for (int number = pages.nextSetBit(0); number >= 0; number = pages.nextSetBit(number + 1)) {
                 source.read(number, page);
-                boolean zero = isZero(page);
+                boolean zero = StateSections.isZero(page);
                 if (zero && skipZeroPages) {
                     continue;
                 }
@@ -240,16 +240,6 @@ public final class MigrationStream {
                 bytes.writeTo(payload);
             });
         }
-    }
-
-    private static boolean isZero(byte[] page) {
-        ByteBuffer words = ByteBuffer.wrap(page);
-        while (words.hasRemaining()) {
-            if (words.getLong() != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** Counts the bytes that go through it. */

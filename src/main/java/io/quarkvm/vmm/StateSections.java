@@ -36,6 +36,17 @@ public final class StateSections {
     private StateSections() {
     }
 
+    /** Whether {@code page} (a multiple of 8 bytes long) is all zero: neither stream carries such a page's bytes. */
+    public static boolean isZero(byte[] page) {
+        ByteBuffer words = ByteBuffer.wrap(page);
+        while (words.hasRemaining()) {
+            if (words.getLong() != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Writes a section's payload. */
     public interface PayloadWriter {
         void write(DataOutputStream payload) throws IOException;

@@ -112,7 +112,7 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
         byte[] page = new byte[PAGE_SIZE];
         for (long address = 0; address < memory.size(); address += PAGE_SIZE) {
             memory.read(address, page);
-            boolean zero = isZero(page);
+            boolean zero = StateSections.isZero(page);
             if (!zero && run.size() == 0) {
                 runStart = address;
             }
@@ -128,16 +128,6 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
             ranges.add(new MemoryRange(runStart, run.toByteArray()));
         }
         return ranges;
-    }
-
-    private static boolean isZero(byte[] page) {
-        ByteBuffer words = ByteBuffer.wrap(page);
-        while (words.hasRemaining()) {
-            if (words.getLong() != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** The bytes of the non-zero pages, what the stream carries of memory. */
