@@ -586,10 +586,15 @@ public final class VirtualMachine implements AutoCloseable {
         vmFd.setUserMemoryRegion(memory.slot(KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES));
     }
 
-    /** Stops the log {@link #startDirtyLogging} started (a migration that gave up): the guest writes at full speed. */
+    /**
+     * Stops the log {@link #startDirtyLogging} started (the migration has ended): the guest writes at full speed
+     * again. Nothing to do once the VM has stopped or crashed.
+     */
     public synchronized void stopDirtyLogging() {
-        requireAlive("stop the dirty log of");
-        vmFd.setUserMemoryRegion(memory.slot(0));
+        requireNotOnVcpuThread("stop the dirty log of");
+        if (state() == State.RUNNING || state() == State.PAUSED) {
+            vmFd.setUserMemoryRegion(memory.slot(0));
+        }
     }
 
     /**

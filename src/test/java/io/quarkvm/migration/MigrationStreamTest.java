@@ -13,6 +13,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -35,6 +36,7 @@ class MigrationStreamTest {
     private static final int VERSION_OFFSET = 8;
     private static final UUID MIGRATION = UUID.fromString("6f1c2a8e-0d5b-4c1e-9a57-2b7f3e4d5c6a");
     private static final UUID VM = UUID.fromString("0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b");
+    private static final List<VcpuState> ONE_VCPU = List.of(VmSnapshotEncodingTest.vcpu(new Random(1), 0));
 
     /** Guest memory as the writer reads it: the pages present hold their bytes, every other page is zero. */
     private static final class Memory implements MigrationStream.PageSource, MigrationStream.PageSink {
@@ -154,65 +156,75 @@ class MigrationStreamTest {
     }
 
     @Test
-    void sectionsOutOfOrderAreRefused() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        MigrationStream.Writer writer = MigrationStream.writer(bytes);
-        List<VcpuState> vcpus = List.of(VmSnapshotEncodingTest.vcpu(new Random(1), 0));
-        writer.writeHeader(header(vcpus));
-        writer.writeVcpu(vcpus.get(0)); // before any round
-        writer.writeEnd();
-        assertThatThrownBy(() -> readAll(bytes.toByteArray())).isInstanceOf(SnapshotFormatException.class)
+    void sectionsOutOfOrderAreRefused() {
+        byte[] vcpuFirst = afterHeader((writer, bytes) -> {
+            writer.writeVcpu(ONE_VCPU.get(0)); // before any round
+            writer.writeEnd();
+        });
+        assertThatThrownBy(() -> readAll(vcpuFirst)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessage("migration stream corrupt or out of order: expected the pages section (type 2) or the "
                         + "round end section (type 3), found type 4");
-
-        bytes.reset();
-        writer = MigrationStream.writer(bytes);
-        writer.writeHeader(header(vcpus));
-        writer.writeRoundEnd(true);
-        writer.writeEnd(); // no vCPU
-        assertThatThrownBy(() -> readAll(bytes.toByteArray())).isInstanceOf(SnapshotFormatException.class)
+        byte[] noVcpu = afterHeader((writer, bytes) -> {
+            writer.writeRoundEnd(true);
+            writer.writeEnd();
+        });
+        assertThatThrownBy(() -> readAll(noVcpu)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessageContaining("expected the vCPU section (type 4), found type 5");
     }
 
     @Test
-    void roundsOutOfSequenceAreRefused() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        MigrationStream.Writer writer = MigrationStream.writer(bytes);
-        writer.writeHeader(header(List.of(VmSnapshotEncodingTest.vcpu(new Random(1), 0))));
-        writer.writeRoundEnd(false);
-        StateSections.writeSection(new DataOutputStream(bytes), MigrationStream.ROUND_END, payload -> {
-            payload.writeInt(5); // where round 1 ends
-            payload.writeInt(0);
-            payload.writeBoolean(true);
+    void roundsOutOfSequenceAreRefused() {
+        byte[] skipping = afterHeader((writer, bytes) -> {
+            writer.writeRoundEnd(false);
+            StateSections.writeSection(new DataOutputStream(bytes), MigrationStream.ROUND_END, payload -> {
+                payload.writeInt(5); // where round 1 ends
+                payload.writeInt(0);
+                payload.writeBoolean(true);
+            });
         });
-        assertThatThrownBy(() -> readAll(bytes.toByteArray())).isInstanceOf(SnapshotFormatException.class)
+        assertThatThrownBy(() -> readAll(skipping)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessage("migration stream out of order: round end 5 (0 pages, last 1) where round 1 ended after 0 "
                         + "pages");
     }
 
     @Test
-    void pagesBeyondMemoryAreRefused() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        MigrationStream.Writer writer = MigrationStream.writer(bytes);
-        writer.writeHeader(header(List.of(VmSnapshotEncodingTest.vcpu(new Random(1), 0))));
-        Memory memory = new Memory();
-        memory.pages.put(1024L, page(new Random(2)));
-        writer.writePages(pages(1024), memory, true);
-        writer.writeRoundEnd(false);
-        assertThatThrownBy(() -> readAll(bytes.toByteArray())).isInstanceOf(SnapshotFormatException.class)
+    void pagesBeyondMemoryAreRefused() {
+        byte[] beyond = afterHeader((writer, bytes) -> {
+            Memory memory = new Memory();
+            memory.pages.put(1024L, page(new Random(2)));
+            writer.writePages(pages(1024), memory, true);
+            writer.writeRoundEnd(false);
+        });
+        assertThatThrownBy(() -> readAll(beyond)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessage("migration stream corrupt: pages 1024 to 1024 lie outside the VM's 1024 pages");
     }
 
     @Test
-    void aVcpuStateOtherThanTheHeaderAnnouncedIsRefused() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        MigrationStream.Writer writer = MigrationStream.writer(bytes);
-        writer.writeHeader(header(List.of(VmSnapshotEncodingTest.vcpu(new Random(1), 0))));
-        writer.writeRoundEnd(true);
-        writer.writeVcpu(VmSnapshotEncodingTest.vcpu(new Random(1), 1));
-        writer.writeEnd();
-        assertThatThrownBy(() -> readAll(bytes.toByteArray())).isInstanceOf(SnapshotFormatException.class)
+    void aVcpuStateOtherThanTheHeaderAnnouncedIsRefused() {
+        byte[] other = afterHeader((writer, bytes) -> {
+            writer.writeRoundEnd(true);
+            writer.writeVcpu(VmSnapshotEncodingTest.vcpu(new Random(1), 1));
+            writer.writeEnd();
+        });
+        assertThatThrownBy(() -> readAll(other)).isInstanceOf(SnapshotFormatException.class)
                 .hasMessageContaining("vCPU section 0 carries").hasMessageContaining("the header announced");
+    }
+
+    /** What a test writes after the header of a 4 MiB VM with {@link #ONE_VCPU}. */
+    private interface AfterHeader {
+        void write(MigrationStream.Writer writer, ByteArrayOutputStream bytes) throws IOException;
+    }
+
+    private static byte[] afterHeader(AfterHeader rest) {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            MigrationStream.Writer writer = MigrationStream.writer(bytes);
+            writer.writeHeader(header(ONE_VCPU));
+            rest.write(writer, bytes);
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Reads a whole stream, as the target does. */
@@ -303,7 +315,7 @@ class MigrationStreamTest {
     }
 
     /** Where each section starts (its type byte), walking the framing after the magic and version. */
-    private static List<Integer> sectionOffsets(byte[] stream) {
+    static List<Integer> sectionOffsets(byte[] stream) {
         List<Integer> offsets = new ArrayList<>();
         ByteBuffer buffer = ByteBuffer.wrap(stream);
         for (int at = 12; at < stream.length; at += 1 + 4 + buffer.getInt(at + 1) + 4) {

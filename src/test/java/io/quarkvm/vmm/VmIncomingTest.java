@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,7 +39,7 @@ class VmIncomingTest {
                     .hasMessageContaining("not PAUSED");
 
             vm.startDirtyLogging();
-            awaitBeats(vm, vm.heartbeats(0) + 100);
+            Heartbeats.awaitAtLeast(vm, vm.heartbeats(0) + 100);
             BitSet written = vm.collectDirtyPages();
             assertThat(written.get(RECORD_PAGE)).as("the probe records' page, written on every turn").isTrue();
             assertThat((long) written.cardinality()).isLessThan(vm.memoryBytes() / PAGE / 10);
@@ -52,7 +51,7 @@ class VmIncomingTest {
             assertThat(vm.captureVcpuStates()).extracting(VcpuState::identity).containsExactlyElementsOf(IDENTITIES);
 
             vm.resume();
-            awaitBeats(vm, beats + 100);
+            Heartbeats.awaitAtLeast(vm, beats + 100);
             assertThat(vm.collectDirtyPages().get(RECORD_PAGE)).isTrue();
             vm.stopDirtyLogging();
             assertThatThrownBy(vm::collectDirtyPages).isInstanceOf(IllegalArgumentException.class);
@@ -84,7 +83,7 @@ class VmIncomingTest {
 
                 for (long address = 0; address < vm.memoryBytes(); address += PAGE) {
                     vm.readMemory(address, page);
-                    if (!isZero(page)) {
+                    if (!StateSections.isZero(page)) {
                         incoming.writeMemory(address, page, 0, PAGE);
                         pagesWritten.add(address / PAGE);
                     }
@@ -112,7 +111,7 @@ class VmIncomingTest {
                 vm.stop();
 
                 incoming.resume();
-                awaitBeats(incoming, beats + 100);
+                Heartbeats.awaitAtLeast(incoming, beats + 100);
                 assertThatThrownBy(() -> incoming.writeMemory(0, page, 0, PAGE))
                         .isInstanceOf(IllegalStateException.class).hasMessageContaining("the guest has run");
                 assertThatThrownBy(() -> incoming.zeroPage(0)).isInstanceOf(IllegalStateException.class);
@@ -123,26 +122,6 @@ class VmIncomingTest {
             assertThat(pagesWritten).as("the probe's boot structures, code, records and stacks").isNotEmpty();
             assertThat(targetReports.identities).as("the probe did not boot again on the incoming VM").isEmpty();
             assertThat(targetReports.crashes).isEmpty();
-        }
-    }
-
-    private static boolean isZero(byte[] page) {
-        for (byte b : page) {
-            if (b != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    static void awaitBeats(VirtualMachine vm, long atLeast) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        for (VcpuIdentity identity : vm.pluggedVcpus()) {
-            while (vm.heartbeats(identity.cpuIndex()) < atLeast) {
-                assertThat(System.nanoTime()).as("heartbeat of cpu_index %d reaches %d (at %d)", identity.cpuIndex(),
-                        atLeast, vm.heartbeats(identity.cpuIndex())).isLessThan(deadline);
-                Thread.sleep(2);
-            }
         }
     }
 }
