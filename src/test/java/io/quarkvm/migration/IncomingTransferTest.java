@@ -17,8 +17,6 @@ import io.quarkvm.vmm.VirtualMachine;
 import io.quarkvm.vmm.VmSpec;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -27,14 +25,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CancellationException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * A stream from a real probe VM, damaged in every way a network or a bug could damage it: the target refuses it with
- * a reason, its VM never runs (the probe never reports from it) and is released; and the source side of a
- * cancelled or broken transfer leaves its VM running.
+ * a reason, its VM never runs (the probe never reports from it) and is released.
  */
 class IncomingTransferTest {
 
@@ -136,43 +132,6 @@ class IncomingTransferTest {
                     node, reports)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("bytes of memory");
             assertThat(reports.hasStopped()).as("no VM was built").isFalse();
-        }
-    }
-
-    @Test
-    void aCancelledOrBrokenTransferLeavesTheSourceRunning() throws Exception {
-        try (Hypervisor node = TestHypervisors.open();
-             VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
-            Heartbeats.awaitAtLeast(vm, 2);
-            OutgoingTransfer refused = new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS,
-                    round -> { }, () -> false);
-            assertThatThrownBy(() -> refused.run(new ByteArrayOutputStream()))
-                    .isInstanceOf(CancellationException.class);
-            assertThat(vm.state()).isEqualTo(VirtualMachine.State.RUNNING);
-
-            OutgoingTransfer cancelledAtRound = new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS,
-                    round -> {
-                        throw new CancellationException("cancelled by the user");
-                    }, () -> true);
-            assertThatThrownBy(() -> cancelledAtRound.run(new ByteArrayOutputStream()))
-                    .isInstanceOf(CancellationException.class).hasMessage("cancelled by the user");
-            assertThat(vm.state()).isEqualTo(VirtualMachine.State.RUNNING);
-
-            OutgoingTransfer broken = new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS,
-                    round -> { }, () -> true);
-            assertThatThrownBy(() -> broken.run(new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    throw new IOException("connection reset");
-                }
-            })).isInstanceOfSatisfying(OutgoingTransfer.TransferFailedException.class,
-                    failed -> assertThat(failed.pausedByTransfer()).isFalse())
-                    .hasMessageContaining("connection reset");
-            assertThat(vm.state()).isEqualTo(VirtualMachine.State.RUNNING);
-            assertThatThrownBy(vm::collectDirtyPages).as("the dirty log ended with the transfer")
-                    .isInstanceOf(IllegalArgumentException.class);
-            long beats = Heartbeats.slowest(vm);
-            Heartbeats.awaitAtLeast(vm, beats + 2);
         }
     }
 

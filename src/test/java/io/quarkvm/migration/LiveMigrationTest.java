@@ -74,8 +74,8 @@ class LiveMigrationTest {
                     vm = done.target();
                     System.out.printf("LiveMigrationTest: hop %d of an idle 4-vCPU 8 MiB probe: %s%n", hop + 1,
                             describe(done));
-                    assertThat(Heartbeats.slowest(vm)).as("heartbeats go on from where they were").isGreaterThanOrEqualTo(
-                            beatsBefore);
+                    assertThat(Heartbeats.slowest(vm)).as("heartbeats go on from where they were")
+                            .isGreaterThanOrEqualTo(beatsBefore);
                     Heartbeats.awaitAtLeast(vm, Heartbeats.slowest(vm) + 2 * GuestProgram.PROBE_RECHECK_INTERVAL);
                     assertThat(vm.pluggedVcpus()).containsExactlyInAnyOrderElementsOf(IDENTITIES);
                     assertIdentitiesHold(vm, firstSeen);
