@@ -102,6 +102,14 @@ final class EmulatedVcpu implements HypervisorVcpu {
     private volatile boolean immediateExit;
     private volatile List<CpuidEntry> cpuid = List.of();
     private KvmSregs sregs = initialSregs();
+    /**
+     * CS, DS, ES, FS, GS, SS as KVM_SET_SREGS gave them and the engine has not loaded yet, or null. KVM_SET_SREGS
+     * never reads guest memory, but Unicorn loads a selector's descriptor from the guest's GDT when it is written
+     * (and Unicorn 2.0.1 takes the whole process down, SIGSEGV, when that descriptor is not valid): so they are
+     * loaded at the next KVM_RUN, by when a VM whose memory arrives after its vCPUs exist (an incoming migration)
+     * has its GDT in place.
+     */
+    private int[] selectorsToLoad;
     private int mpState = KvmMpState.RUNNABLE;
     private boolean closed;
 
@@ -325,6 +333,7 @@ final class EmulatedVcpu implements HypervisorVcpu {
     @Override
     public VcpuExit run() {
         requireOpen();
+        loadSelectors();
         VcpuExit exit = completePending();
         while (exit == null) {
             if (immediateExit) {
@@ -544,7 +553,8 @@ final class EmulatedVcpu implements HypervisorVcpu {
         KvmSregs live = copy(sregs);
         KvmSegment[] segments = {live.cs, live.ds, live.es, live.fs, live.gs, live.ss};
         for (int i = 0; i < SEGMENTS.length; i++) {
-            segments[i].selector = (int) register(SEGMENTS[i]) & 0xFFFF;
+            segments[i].selector = selectorsToLoad != null ? selectorsToLoad[i]
+                    : (int) register(SEGMENTS[i]) & 0xFFFF;
         }
         live.cr0 = register(Unicorn.X86_REG_CR0);
         live.cr2 = register(Unicorn.X86_REG_CR2);
@@ -556,7 +566,10 @@ final class EmulatedVcpu implements HypervisorVcpu {
         return live;
     }
 
-    /** KVM_SET_SREGS: descriptor tables first, then control registers and EFER, then the selectors. */
+    /**
+     * KVM_SET_SREGS: descriptor tables first, then control registers and EFER; the selectors are loaded at the next
+     * KVM_RUN ({@link #selectorsToLoad}).
+     */
     @Override
     public void setSregs(KvmSregs next) {
         requireOpen();
@@ -567,11 +580,20 @@ final class EmulatedVcpu implements HypervisorVcpu {
         setRegister(Unicorn.X86_REG_CR3, next.cr3);
         setRegister(Unicorn.X86_REG_CR4, next.cr4);
         writeMsr(MSR_EFER, next.efer);
-        KvmSegment[] segments = {next.cs, next.ds, next.es, next.fs, next.gs, next.ss};
-        for (int i = 0; i < SEGMENTS.length; i++) {
-            setRegister(SEGMENTS[i], segments[i].selector);
-        }
+        selectorsToLoad = new int[] {next.cs.selector, next.ds.selector, next.es.selector, next.fs.selector,
+                next.gs.selector, next.ss.selector};
         sregs = copy(next);
+    }
+
+    /** Loads the selectors KVM_SET_SREGS gave into the engine, which reads their descriptors from the guest's GDT. */
+    private void loadSelectors() {
+        if (selectorsToLoad == null) {
+            return;
+        }
+        for (int i = 0; i < SEGMENTS.length; i++) {
+            setRegister(SEGMENTS[i], selectorsToLoad[i]);
+        }
+        selectorsToLoad = null;
     }
 
     private static final int MSR_EFER = 0xC0000080;

@@ -40,13 +40,22 @@ final class EmulatedVm implements HypervisorVm {
 
     /**
      * KVM_SET_USER_MEMORY_REGION. Slots must be in place before the first vCPU is created (each vCPU's engine maps
-     * them when it is created); KVM_MEM_LOG_DIRTY_PAGES starts a dirty log with every page clean.
+     * them when it is created); what KVM calls a flags-only change (KVM_MR_FLAGS_ONLY: the same slot, address, size
+     * and memory, other flags) is taken at any time. KVM_MEM_LOG_DIRTY_PAGES starts a dirty log with every page
+     * clean; taking it away ends the log.
      */
     @Override
     public synchronized void setUserMemoryRegion(KvmUserspaceMemoryRegion region) {
         requireOpen();
+        for (int i = 0; i < regions.size(); i++) {
+            if (isFlagsOnlyChange(regions.get(i), region)) {
+                regions.set(i, region);
+                logDirtyPages(region);
+                return;
+            }
+        }
         if (!apicIds.isEmpty()) {
-            throw new IllegalStateException("the emulated backend takes memory slots only before the first vCPU");
+            throw new IllegalStateException("the emulated backend takes new memory slots only before the first vCPU");
         }
         if (region.memorySize() <= 0 || region.memorySize() % ShadowDirtyLog.PAGE_SIZE != 0
                 || region.guestPhysicalAddress() % ShadowDirtyLog.PAGE_SIZE != 0) {
@@ -58,8 +67,25 @@ final class EmulatedVm implements HypervisorVm {
             }
         }
         regions.add(region);
+        logDirtyPages(region);
+    }
+
+    private static boolean isFlagsOnlyChange(KvmUserspaceMemoryRegion existing, KvmUserspaceMemoryRegion region) {
+        return existing.slot() == region.slot() && existing.guestPhysicalAddress() == region.guestPhysicalAddress()
+                && existing.memorySize() == region.memorySize()
+                && existing.userspaceAddress() == region.userspaceAddress();
+    }
+
+    /** Holds this: a log starts when the slot gains KVM_MEM_LOG_DIRTY_PAGES (not again) and ends when it loses it. */
+    private void logDirtyPages(KvmUserspaceMemoryRegion region) {
         if ((region.flags() & KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES) != 0) {
-            dirtyLogs.put(region.slot(), new ShadowDirtyLog(region.userspaceAddress(), region.memorySize()));
+            dirtyLogs.computeIfAbsent(region.slot(),
+                    slot -> new ShadowDirtyLog(region.userspaceAddress(), region.memorySize()));
+        } else {
+            ShadowDirtyLog ended = dirtyLogs.remove(region.slot());
+            if (ended != null) {
+                ended.close();
+            }
         }
     }
 

@@ -20,6 +20,8 @@ final class ShadowDirtyLog implements AutoCloseable {
     private final long ram;
     private final long size;
     private final NativeMapping shadow;
+    /** Guarded by this. */
+    private boolean closed;
 
     /** Starts logging with every page clean: the shadow is a copy of {@code size} bytes at host {@code ram}. */
     ShadowDirtyLog(long ram, long size) {
@@ -40,6 +42,9 @@ final class ShadowDirtyLog implements AutoCloseable {
 
     /** The pages (by number in the slot) that changed since the last call; the shadow now holds them as they are. */
     synchronized BitSet collect() {
+        if (closed) {
+            throw new IllegalStateException("the dirty log has ended"); // its shadow is unmapped
+        }
         BitSet dirty = new BitSet((int) (size / PAGE_SIZE));
         long chunk = (long) CHUNK_PAGES * PAGE_SIZE;
         for (long offset = 0; offset < size; offset += chunk) {
@@ -59,6 +64,7 @@ final class ShadowDirtyLog implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        closed = true;
         shadow.close();
     }
 }

@@ -3,7 +3,7 @@ package io.quarkvm.vmm;
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.HypervisorVm;
-import java.util.List;
+import java.util.Objects;
 import java.util.function.Consumer;
 import jnr.ffi.Pointer;
 
@@ -41,18 +41,9 @@ final class GuestMemory implements AutoCloseable {
         return map(vm, bytes, guestMemory -> guestMemory.writeBootStructures(program));
     }
 
-    /**
-     * Maps {@code bytes} of RAM into {@code vm} holding what another VM's RAM held: the pages of {@code ranges},
-     * every other page zero (nothing of a boot layout: the guest had its own by then).
-     */
-    static GuestMemory restore(HypervisorVm vm, long bytes, List<VmSnapshot.MemoryRange> ranges) {
-        return map(vm, bytes, guestMemory -> ranges.forEach(range -> {
-            if (range.guestPhysical() < 0 || range.guestPhysical() + range.bytes().length > bytes) {
-                throw new IllegalArgumentException("memory range at 0x" + Long.toHexString(range.guestPhysical())
-                        + " (" + range.bytes().length + " bytes) lies outside the VM's " + bytes + " bytes");
-            }
-            guestMemory.memory.put(range.guestPhysical(), range.bytes(), 0, range.bytes().length);
-        }));
+    /** Maps {@code bytes} of RAM into {@code vm}, every page zero: for a VM whose memory arrives from another. */
+    static GuestMemory zeroed(HypervisorVm vm, long bytes) {
+        return map(vm, bytes, guestMemory -> { });
     }
 
     private static GuestMemory map(HypervisorVm vm, long bytes, Consumer<GuestMemory> fill) {
@@ -61,8 +52,8 @@ final class GuestMemory implements AutoCloseable {
         }
         NativeMapping mapping = NativeMapping.anonymous(bytes);
         try {
-            vm.setUserMemoryRegion(new KvmUserspaceMemoryRegion(0, 0, 0, bytes, mapping.address()));
             GuestMemory guestMemory = new GuestMemory(mapping);
+            vm.setUserMemoryRegion(guestMemory.slot(0));
             fill.accept(guestMemory);
             return guestMemory;
         } catch (RuntimeException e) {
@@ -73,6 +64,14 @@ final class GuestMemory implements AutoCloseable {
 
     long size() {
         return mapping.size();
+    }
+
+    /**
+     * This RAM as memory slot 0 at guest-physical 0, with these KVM_MEM_* flags: setting it again with other flags
+     * (only those) is what KVM calls a flags-only change of the slot (KVM_MR_FLAGS_ONLY).
+     */
+    KvmUserspaceMemoryRegion slot(int flags) {
+        return new KvmUserspaceMemoryRegion(0, flags, 0, mapping.size(), mapping.address());
     }
 
     private void writeBootStructures(GuestProgram program) {
@@ -119,8 +118,29 @@ final class GuestMemory implements AutoCloseable {
 
     /** Copies {@code into.length} bytes of guest memory from {@code guestPhysical}. */
     synchronized void read(long guestPhysical, byte[] into) {
-        requireMapped();
+        requireMapped(guestPhysical, into.length);
         memory.get(guestPhysical, into, 0, into.length);
+    }
+
+    /** Copies {@code length} bytes of {@code bytes} from {@code offset} into guest memory at {@code guestPhysical}. */
+    synchronized void write(long guestPhysical, byte[] bytes, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, bytes.length);
+        requireMapped(guestPhysical, length);
+        memory.put(guestPhysical, bytes, offset, length);
+    }
+
+    /** Sets {@code length} bytes of guest memory from {@code guestPhysical} to zero. */
+    synchronized void zero(long guestPhysical, int length) {
+        requireMapped(guestPhysical, length);
+        memory.setMemory(guestPhysical, length, (byte) 0);
+    }
+
+    private void requireMapped(long guestPhysical, int length) {
+        requireMapped();
+        if (guestPhysical < 0 || length < 0 || guestPhysical > mapping.size() - length) {
+            throw new IllegalArgumentException("guest-physical 0x" + Long.toHexString(guestPhysical) + " (" + length
+                    + " bytes) lies outside the VM's " + mapping.size() + " bytes");
+        }
     }
 
     private void requireMapped() {

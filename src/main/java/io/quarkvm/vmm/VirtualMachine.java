@@ -5,14 +5,17 @@ import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.kvm.CpuidEntry;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.HypervisorVm;
+import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -39,6 +42,8 @@ public final class VirtualMachine implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(VirtualMachine.class.getName());
     private static final AtomicInteger VM_NUMBERS = new AtomicInteger();
+    /** The unit of {@link #collectDirtyPages} and {@link #zeroPage}: an x86 4 KiB page. */
+    public static final int PAGE_SIZE = 4096;
     /** How long start and hot-plug wait for a vCPU thread to create and set up its vCPU. */
     private static final long SETUP_TIMEOUT_SECONDS = 30;
 
@@ -61,12 +66,20 @@ public final class VirtualMachine implements AutoCloseable {
     /** Guarded by this: vCPUs created in KVM so far (the next one's vcpu_idx), failed set-ups included. */
     private int vcpusCreated;
     private volatile State state = State.RUNNING;
+    /** Its memory and vCPU states come from another VM ({@link #prepareIncoming}), not from its program. */
+    private final boolean incoming;
+    /** Whether the vCPUs have been let into the guest once: from then on memory and vCPU state are the guest's. */
+    private volatile boolean guestStarted;
+    /** An incoming VM's vCPUs have their states ({@link #completeIncoming}): it may run. */
+    private volatile boolean vcpuStatesArrived;
     /** Guarded by this. */
     private boolean resourcesReleased;
 
     private VirtualMachine(VmSpec spec, VmListener listener, HypervisorVm vmFd, GuestMemory memory,
-                           List<CpuidEntry> supportedCpuid) {
+                           List<CpuidEntry> supportedCpuid, boolean incoming) {
         this.name = "vm" + VM_NUMBERS.incrementAndGet();
+        this.incoming = incoming;
+        this.guestStarted = !incoming; // a started VM's vCPUs enter the guest as soon as all are set up
         this.spec = spec;
         this.listener = listener;
         this.vmFd = vmFd;
@@ -91,16 +104,14 @@ public final class VirtualMachine implements AutoCloseable {
     public static VirtualMachine start(Hypervisor hypervisor, VmSpec spec, VmListener listener) {
         List<KernelVpIndex.Planned> plan = vcpuPlan(hypervisor, spec);
         VirtualMachine vm = create(hypervisor, spec, listener,
-                vmFd -> GuestMemory.create(vmFd, (long) spec.memoryMiB() << 20, spec.program()));
+                vmFd -> GuestMemory.create(vmFd, spec.memoryBytes(), spec.program()), false);
         vm.boot(plan);
         return vm;
     }
 
     /**
-     * Creates a fresh VM on {@code hypervisor} that continues where the VM of {@code snapshot} was: its memory is the
-     * snapshot's, its vCPUs are created as {@link #start} creates them (the same provider rules, and the same
-     * identity check before their first run) with the snapshot's vCPUs plugged, then each takes its saved state on
-     * its own thread, and only then do they run.
+     * Creates a fresh VM on {@code hypervisor} that continues where the VM of {@code snapshot} was: an incoming VM
+     * ({@link #prepareIncoming}) given the snapshot's memory and vCPU states, then resumed.
      *
      * @param spec the VM's persisted spec: every snapshot vCPU's identity must be one of its {@link VmSpec#knownVcpus}
      * @throws IdentityMismatchException a snapshot vCPU's identity is not the persisted one, or a vCPU would have run
@@ -110,42 +121,97 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public static VirtualMachine restore(Hypervisor hypervisor, VmSpec spec, VmSnapshot snapshot,
                                          VmListener listener) {
-        long memoryBytes = (long) spec.memoryMiB() << 20;
-        if (snapshot.memoryBytes() != memoryBytes) {
+        if (snapshot.memoryBytes() != spec.memoryBytes()) {
             throw new IllegalArgumentException("the snapshot has " + snapshot.memoryBytes() + " bytes of memory, the "
-                    + "VM " + memoryBytes);
+                    + "VM " + spec.memoryBytes());
         }
-        List<VcpuIdentity> plugged = new ArrayList<>();
-        for (VcpuState state : snapshot.vcpus()) {
-            VcpuIdentity saved = state.identity();
-            VcpuIdentity persisted = spec.knownVcpus().stream().filter(known -> known.apicId() == saved.apicId())
-                    .findFirst().orElseThrow(() -> new IdentityMismatchException("the snapshot's vCPU " + saved
-                            + " has no persisted identity with its APIC ID"));
-            if (!persisted.equals(saved)) {
-                throw new IdentityMismatchException("the snapshot's vCPU " + saved + " differs from its persisted "
-                        + "identity " + persisted);
-            }
-            plugged.add(saved);
-        }
-        VmSpec resumed = spec.withPlugged(plugged);
-        List<KernelVpIndex.Planned> plan = vcpuPlan(hypervisor, resumed);
-        VirtualMachine vm = create(hypervisor, resumed, listener,
-                vmFd -> GuestMemory.restore(vmFd, memoryBytes, snapshot.memory()));
-        vm.state = State.PAUSED; // the boot vCPUs wait, checked but not run, for their state
-        vm.boot(plan);
+        VmSpec resumed = spec.withPlugged(snapshot.vcpus().stream().map(VcpuState::identity).toList());
+        VirtualMachine vm = prepareIncoming(hypervisor, resumed, listener);
         try {
-            List<CompletableFuture<Void>> applied = snapshot.vcpus().stream()
-                    .map(state -> vm.onVcpuThread(state.identity().apicId(), vcpu -> {
-                        state.applyTo(vcpu);
-                        return (Void) null;
-                    })).toList();
-            applied.forEach(outcome -> VmSnapshot.await(outcome, "restore a vCPU's state"));
+            for (VmSnapshot.MemoryRange range : snapshot.memory()) {
+                vm.writeMemory(range.guestPhysical(), range.bytes(), 0, range.bytes().length);
+            }
+            vm.completeIncoming(snapshot.vcpus());
         } catch (RuntimeException e) {
             vm.stop();
             throw e;
         }
         vm.resume();
         return vm;
+    }
+
+    /**
+     * Creates the VM that another VM's state will arrive in: its memory all zero, the vCPUs of {@code spec.vcpus()}
+     * created as {@link #start} creates them (the same provider rules, and the same identity check before any could
+     * run), and the VM {@link State#PAUSED}, none of its vCPUs ever run. The caller fills the memory
+     * ({@link #writeMemory}, {@link #zeroPage}), gives the vCPUs their states ({@link #completeIncoming}), then
+     * {@link #resume}s it or {@link #stop}s it.
+     *
+     * @param spec the persisted spec, with the plugged vCPUs of the VM that comes in
+     * @throws IdentityMismatchException a vCPU would run with an identity other than the spec's
+     * @throws IllegalStateException     as {@link #start}
+     */
+    public static VirtualMachine prepareIncoming(Hypervisor hypervisor, VmSpec spec, VmListener listener) {
+        List<KernelVpIndex.Planned> plan = vcpuPlan(hypervisor, spec);
+        VirtualMachine vm = create(hypervisor, spec, listener,
+                vmFd -> GuestMemory.zeroed(vmFd, spec.memoryBytes()), true);
+        vm.state = State.PAUSED; // the boot vCPUs wait, checked but not run, for their state
+        vm.boot(plan);
+        return vm;
+    }
+
+    /**
+     * Incoming VM only: copies {@code length} bytes of {@code bytes} from {@code offset} into guest memory at
+     * {@code guestPhysical}.
+     *
+     * @throws IllegalStateException    the guest has run on this VM: its memory is its own
+     * @throws IllegalArgumentException the range lies outside guest memory
+     */
+    public synchronized void writeMemory(long guestPhysical, byte[] bytes, int offset, int length) {
+        requireNeverStarted("write the memory of");
+        memory.write(guestPhysical, bytes, offset, length);
+    }
+
+    /** Incoming VM only: page {@code pageNumber} (of {@link #PAGE_SIZE} bytes) becomes all zero. */
+    public synchronized void zeroPage(long pageNumber) {
+        requireNeverStarted("zero a page of");
+        if (pageNumber < 0 || pageNumber >= memory.size() / PAGE_SIZE) {
+            throw new IllegalArgumentException("page " + pageNumber + " lies outside the VM's " + memory.size()
+                    + " bytes");
+        }
+        memory.zero(pageNumber * PAGE_SIZE, PAGE_SIZE);
+    }
+
+    /**
+     * Incoming VM only: gives each plugged vCPU its state, on its own thread; the VM stays paused. On failure the
+     * VM is as it was apart from vCPUs that took theirs: the caller stops it.
+     *
+     * @param states one per plugged vCPU, whatever the order
+     * @throws IdentityMismatchException the states' identities are not exactly those of the plugged vCPUs
+     * @throws IllegalStateException     the guest has run on this VM, or a vCPU refused its state
+     */
+    public void completeIncoming(List<VcpuState> states) {
+        requireNeverStarted("complete the incoming state of");
+        List<VcpuIdentity> plugged = pluggedVcpus();
+        List<VcpuIdentity> carried = states.stream().map(VcpuState::identity).toList();
+        if (carried.size() != plugged.size() || !Set.copyOf(carried).equals(Set.copyOf(plugged))) {
+            throw new IdentityMismatchException("the vCPU states are for " + carried + ", but the plugged vCPUs are "
+                    + plugged);
+        }
+        List<CompletableFuture<Void>> applied = states.stream()
+                .map(state -> onVcpuThread(state.identity().apicId(), vcpu -> {
+                    state.applyTo(vcpu);
+                    return (Void) null;
+                })).toList();
+        applied.forEach(outcome -> VmSnapshot.await(outcome, "apply a vCPU's state"));
+        vcpuStatesArrived = true;
+    }
+
+    private void requireNeverStarted(String action) {
+        requireAlive(action);
+        if (guestStarted) {
+            throw new IllegalStateException("cannot " + action + " " + name + ": the guest has run on it");
+        }
     }
 
     /** Which vCPUs to create, in which order, plugged or parked, after checking this node can serve the spec. */
@@ -173,7 +239,7 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** The VM with its memory, no vCPU yet. */
     private static VirtualMachine create(Hypervisor hypervisor, VmSpec spec, VmListener listener,
-                                         Function<HypervisorVm, GuestMemory> memoryOf) {
+                                         Function<HypervisorVm, GuestMemory> memoryOf, boolean incoming) {
         List<CpuidEntry> supportedCpuid = hypervisor.supportedCpuid();
         HypervisorVm vmFd = hypervisor.createVm();
         GuestMemory memory;
@@ -186,7 +252,7 @@ public final class VirtualMachine implements AutoCloseable {
             vmFd.close();
             throw e;
         }
-        return new VirtualMachine(spec, listener, vmFd, memory, supportedCpuid);
+        return new VirtualMachine(spec, listener, vmFd, memory, supportedCpuid, incoming);
     }
 
     /** Creates the vCPUs one after the other in the plan's order (the kernel numbers them so), then awaits them. */
@@ -315,6 +381,10 @@ public final class VirtualMachine implements AutoCloseable {
         if (state == State.RUNNING) {
             return;
         }
+        if (incoming && !vcpuStatesArrived) {
+            throw new IllegalStateException("cannot resume " + name + ": its vCPUs have not received their states");
+        }
+        guestStarted = true;
         unparked().forEach(runner -> runner.request(VcpuRunner.Request.RUN));
         state = State.RUNNING;
     }
@@ -488,6 +558,76 @@ public final class VirtualMachine implements AutoCloseable {
     public synchronized List<VcpuIdentity> pluggedVcpus() {
         return unparked().stream().map(VcpuRunner::identity)
                 .sorted(Comparator.comparingInt(VcpuIdentity::cpuIndex)).toList();
+    }
+
+    /** The guest's RAM in bytes. */
+    public long memoryBytes() {
+        return memory.size();
+    }
+
+    /**
+     * Copies {@code into.length} bytes of guest memory from {@code guestPhysical}, whatever the guest is doing (a
+     * running guest may be changing them meanwhile: {@link #collectDirtyPages} then reports the page again).
+     *
+     * @throws IllegalArgumentException the range lies outside guest memory
+     * @throws IllegalStateException    the VM has stopped
+     */
+    public void readMemory(long guestPhysical, byte[] into) {
+        memory.read(guestPhysical, into);
+    }
+
+    /**
+     * Starts logging which pages the guest writes, as a migration needs: memory slot 0 is set again with
+     * KVM_MEM_LOG_DIRTY_PAGES (a flags-only change, allowed while the vCPUs run). Every page counts as clean from
+     * now on; nothing happens if the log runs already.
+     */
+    public synchronized void startDirtyLogging() {
+        requireAlive("log the dirty pages of");
+        vmFd.setUserMemoryRegion(memory.slot(KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES));
+    }
+
+    /**
+     * Stops the log {@link #startDirtyLogging} started (the migration has ended): the guest writes at full speed
+     * again. Nothing to do once the VM has stopped or crashed.
+     */
+    public synchronized void stopDirtyLogging() {
+        requireNotOnVcpuThread("stop the dirty log of");
+        if (state() == State.RUNNING || state() == State.PAUSED) {
+            vmFd.setUserMemoryRegion(memory.slot(0));
+        }
+    }
+
+    /**
+     * The pages (numbered from guest-physical 0, {@link #PAGE_SIZE} bytes each) written since the previous call, or
+     * since {@link #startDirtyLogging} for the first; KVM_GET_DIRTY_LOG.
+     *
+     * @throws IllegalArgumentException the log is not running
+     */
+    public synchronized BitSet collectDirtyPages() {
+        requireAlive("collect the dirty pages of");
+        return vmFd.getDirtyLog(0);
+    }
+
+    /**
+     * Every plugged vCPU's state, each read on its own thread, in cpu_index order.
+     *
+     * @throws IllegalStateException the VM is not paused (a running guest's registers would be stale at once), or
+     *                               a vCPU did not answer in time
+     */
+    public List<VcpuState> captureVcpuStates() {
+        List<VcpuIdentity> plugged;
+        synchronized (this) {
+            requireAlive("capture the vCPU states of");
+            if (state != State.PAUSED) {
+                throw new IllegalStateException("cannot capture the vCPU states of " + name + ": it is " + state
+                        + ", not PAUSED");
+            }
+            plugged = pluggedVcpus();
+        }
+        List<CompletableFuture<VcpuState>> captures = plugged.stream()
+                .map(identity -> onVcpuThread(identity.apicId(), vcpu -> VcpuState.capture(identity, vcpu)))
+                .toList();
+        return captures.stream().map(capture -> VmSnapshot.await(capture, "capture a vCPU's state")).toList();
     }
 
     /** The probe's heartbeat on the vCPU with this cpu_index, read from guest memory. */

@@ -4,7 +4,6 @@ import io.quarkvm.domain.Topology;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexPolicy;
 import io.quarkvm.domain.VpIndexProvider;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -72,11 +71,28 @@ public record VmSpec(int memoryMiB, Topology topology, List<VcpuIdentity> vcpus,
                 Optional.of(policy));
     }
 
-    /** This spec with {@code plugged} as the vCPUs plugged at boot (known from now on if they were not). */
-    VmSpec withPlugged(List<VcpuIdentity> plugged) {
-        List<VcpuIdentity> known = new ArrayList<>(knownVcpus);
-        plugged.stream().filter(identity -> !known.contains(identity)).forEach(known::add);
-        return new VmSpec(memoryMiB, topology, plugged, hypervVpIndex, vpIndexProvider, program, known,
+    /** The guest's RAM in bytes. */
+    public long memoryBytes() {
+        return (long) memoryMiB << 20;
+    }
+
+    /**
+     * This spec with exactly {@code plugged} as the vCPUs plugged at boot: what a VM that continues another's (a
+     * restore, an incoming migration) needs, whose plugged vCPUs are the other's.
+     *
+     * @throws IdentityMismatchException one of them is not among this spec's known (persisted) identities
+     */
+    public VmSpec withPlugged(List<VcpuIdentity> plugged) {
+        for (VcpuIdentity carried : plugged) {
+            VcpuIdentity persisted = knownVcpus.stream().filter(known -> known.apicId() == carried.apicId())
+                    .findFirst().orElseThrow(() -> new IdentityMismatchException("vCPU " + carried
+                            + " has no persisted identity with its APIC ID"));
+            if (!persisted.equals(carried)) {
+                throw new IdentityMismatchException("vCPU " + carried + " differs from its persisted identity "
+                        + persisted);
+            }
+        }
+        return new VmSpec(memoryMiB, topology, plugged, hypervVpIndex, vpIndexProvider, program, knownVcpus,
                 vpIndexPolicy);
     }
 

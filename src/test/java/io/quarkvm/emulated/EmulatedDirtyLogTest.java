@@ -51,6 +51,36 @@ class EmulatedDirtyLogTest {
         }
     }
 
+    /**
+     * As KVM's flags-only change of a slot (KVM_MR_FLAGS_ONLY), KVM_MEM_LOG_DIRTY_PAGES comes and goes on a slot that
+     * vCPUs already use: what a migration of a running VM does. The log starts with every page clean.
+     */
+    @Test
+    void theLogStartsAndEndsWithAFlagsOnlyChangeWhileVcpusExist() {
+        EmulatedHypervisor hypervisor = TestHypervisors.emulatedOrSkip();
+        try (NativeMapping ram = NativeMapping.anonymous(RAM); HypervisorVm vm = hypervisor.createVm()) {
+            KvmUserspaceMemoryRegion plain = new KvmUserspaceMemoryRegion(0, 0, 0, RAM, ram.address());
+            KvmUserspaceMemoryRegion logged = new KvmUserspaceMemoryRegion(0, KvmUserspaceMemoryRegion.LOG_DIRTY_PAGES,
+                    0, RAM, ram.address());
+            vm.setUserMemoryRegion(plain);
+            HypervisorVcpu vcpu = vm.createVcpu(0);
+            ram.pointer().putByte(0x10_0000, (byte) 1); // written before the log: not dirty
+            assertThrows(IllegalArgumentException.class, () -> vm.getDirtyLog(0), "no log yet");
+
+            vm.setUserMemoryRegion(logged);
+            assertEquals(new BitSet(), vm.getDirtyLog(0), "every page clean when the log starts");
+            ram.pointer().putByte(0x20_0000, (byte) 1);
+            vm.setUserMemoryRegion(logged);
+            assertEquals(pages(0x200), vm.getDirtyLog(0), "setting the same flags again keeps the log as it is");
+
+            vm.setUserMemoryRegion(plain);
+            assertThrows(IllegalArgumentException.class, () -> vm.getDirtyLog(0), "the log has ended");
+            assertThrows(IllegalStateException.class, () -> vm.setUserMemoryRegion(
+                    new KvmUserspaceMemoryRegion(0, 0, 0, RAM / 2, ram.address())), "only the flags may change");
+            vcpu.close();
+        }
+    }
+
     @Test
     void comparisonSpeedPerGibibyte() {
         EmulatedHypervisor hypervisor = TestHypervisors.emulatedOrSkip();

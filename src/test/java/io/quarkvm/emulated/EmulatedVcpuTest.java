@@ -124,6 +124,32 @@ class EmulatedVcpuTest {
                 .build();
     }
 
+    /**
+     * As KVM_SET_SREGS, setting the segment registers reads no guest memory: a VM whose memory arrives after its
+     * vCPUs are set up (an incoming migration) has an all-zero GDT when they are, and Unicorn 2.0.1 would take the
+     * process down loading a selector over it.
+     */
+    @Test
+    void segmentSelectorsSetOverAnEmptyGdtTakeEffectOnceTheGdtIsThere() {
+        HypervisorVcpu vcpu = vcpu(0);
+        KvmSregs sregs = vcpu.getSregs();
+        sregs.ds.selector = 0x10;
+        sregs.es.selector = 0x10;
+        sregs.fs.selector = 0x10;
+        sregs.gs.selector = 0x10;
+        vcpu.setSregs(sregs);
+        KvmSregs read = vcpu.getSregs();
+        assertEquals(List.of(0x08, 0x10, 0x10, 0x10, 0x10, 0x10), List.of(read.cs.selector, read.ds.selector,
+                read.es.selector, read.fs.selector, read.gs.selector, read.ss.selector));
+
+        installGdt();
+        load(CODE, new Code().bytes(0x8C, 0xD8).bytes(0xE7, 0x90).bytes(0xF4).build()); // mov eax, ds; out; hlt
+        VcpuExit out = vcpu.run();
+        assertEquals(new VcpuExit.Io(true, 0x90, 4, 1, 0x10), out);
+        assertEquals(new VcpuExit.Hlt(), vcpu.run());
+        vcpu.close();
+    }
+
     @Test
     void everyExitComesBackAsKvmGivesItAndIsAnsweredTheSameWay() {
         vm.enableCap(new KvmEnableCap(KvmCapability.X86_USER_SPACE_MSR,

@@ -9,11 +9,14 @@ import io.quarkvm.kvm.Kvm;
 import io.quarkvm.kvm.KvmException;
 
 /**
- * The hypervisor the VMM-level tests run on: KVM where /dev/kvm opens, otherwise the emulated backend. Says which
- * on standard output, once per JVM, so a test report shows what was proven where; skips loudly only when neither
- * exists.
+ * The hypervisor the VMM-level tests run on: KVM where /dev/kvm opens, otherwise the emulated backend; the system
+ * property {@value #BACKEND_PROPERTY}{@code =emulated} (e.g. {@code ./mvnw test -Dquarkvm.test.backend=emulated})
+ * forces the emulated backend on a machine with KVM, to prove a test on both. Says which on standard output, once
+ * per JVM, so a test report shows what was proven where; skips loudly only when neither exists.
  */
 public final class TestHypervisors {
+
+    public static final String BACKEND_PROPERTY = "quarkvm.test.backend";
 
     private static Hypervisor shared;
     private static boolean announced;
@@ -29,16 +32,21 @@ public final class TestHypervisors {
         return shared;
     }
 
-    /** A new handle: KVM if it opens, else the emulated backend. */
+    /** A new handle: KVM if it opens (and the emulated backend is not forced), else the emulated backend. */
     public static synchronized Hypervisor open() {
         Hypervisor opened;
         String why;
-        try {
-            opened = Kvm.open();
-            why = "/dev/kvm opened";
-        } catch (KvmException kvmMissing) {
-            opened = emulatedOrSkip(kvmMissing.getMessage());
-            why = "no KVM (" + kvmMissing.getMessage() + ")";
+        if ("emulated".equals(System.getProperty(BACKEND_PROPERTY))) {
+            opened = emulatedOrSkip();
+            why = BACKEND_PROPERTY + "=emulated";
+        } else {
+            try {
+                opened = Kvm.open();
+                why = "/dev/kvm opened";
+            } catch (KvmException kvmMissing) {
+                opened = emulatedOrSkip(kvmMissing.getMessage());
+                why = "no KVM (" + kvmMissing.getMessage() + ")";
+            }
         }
         if (!announced) {
             announced = true;

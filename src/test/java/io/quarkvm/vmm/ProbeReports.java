@@ -8,17 +8,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /** A listener that collects what a VM reports, for tests to wait on. */
-final class ProbeReports implements VmListener {
+public final class ProbeReports implements VmListener {
 
-    final Map<Integer, GuestIdentity> identities = new ConcurrentHashMap<>();
-    final List<String> crashes = new CopyOnWriteArrayList<>();
-    final List<Integer> violations = new CopyOnWriteArrayList<>();
+    public final Map<Integer, GuestIdentity> identities = new ConcurrentHashMap<>();
+    public final List<String> crashes = new CopyOnWriteArrayList<>();
+    public final List<Integer> violations = new CopyOnWriteArrayList<>();
     private final CountDownLatch allReported;
     private final CountDownLatch crashed = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile long lastReportNanos;
 
-    ProbeReports(int expectedVcpus) {
+    public ProbeReports(int expectedVcpus) {
         this.allReported = new CountDownLatch(expectedVcpus);
     }
 
@@ -58,7 +58,12 @@ final class ProbeReports implements VmListener {
         return crashed.await(seconds, TimeUnit.SECONDS);
     }
 
-    boolean awaitStopped(long seconds) throws InterruptedException {
+    public boolean awaitStopped(long seconds) throws InterruptedException {
         return stopped.await(seconds, TimeUnit.SECONDS);
+    }
+
+    /** The VM has released everything (or was never built, if false and nothing else happens). */
+    public boolean hasStopped() {
+        return stopped.getCount() == 0;
     }
 }

@@ -23,7 +23,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** The snapshot's binary encoding: what it writes reads back equal, and any damage is refused with a reason. */
-class VmSnapshotEncodingTest {
+public class VmSnapshotEncodingTest {
 
     private static final int VERSION_OFFSET = 8;
 
@@ -116,7 +116,8 @@ class VmSnapshotEncodingTest {
         return new VmSnapshot(4L << 20, memory, vcpus);
     }
 
-    private static VcpuState vcpu(Random random, int cpuIndex) {
+    /** A vCPU state with every field random, for the encoding tests of the streams that carry one. */
+    public static VcpuState vcpu(Random random, int cpuIndex) {
         VcpuIdentity identity = new VcpuIdentity(new Slot(0, 0, cpuIndex, 0), cpuIndex, cpuIndex * 2, cpuIndex + 5);
         long[] values = new long[KvmRegs.SIZE / 8];
         Arrays.setAll(values, i -> random.nextLong());
