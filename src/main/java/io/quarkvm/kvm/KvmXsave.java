@@ -33,7 +33,8 @@ public final class KvmXsave {
     private static final int FOP = 6;
     private static final int FIP = 8;
     private static final int FDP = 16;
-    private static final int MXCSR = 24;
+    /** MXCSR in the legacy area (a __u32). */
+    public static final int MXCSR = 24;
     private static final int ST_MM = 32;
     private static final int XMM = 160;
     /** XSTATE_BV, the first field of the XSAVE header (SDM vol. 1, 13.4.2). */

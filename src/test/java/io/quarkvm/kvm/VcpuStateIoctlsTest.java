@@ -17,8 +17,7 @@ class VcpuStateIoctlsTest {
 
     /** CPUID leaf 0xD sub-leaf 0, EAX: the XCR0 bits KVM supports for a guest. */
     private static final int LEAF_XSAVE = 0xD;
-    /** MXCSR in the legacy area, and a value of it other than the default 0x1F80: rounding toward -infinity. */
-    private static final int MXCSR = 24;
+    /** A value of MXCSR other than the default 0x1F80: rounding toward -infinity. */
     private static final int MXCSR_ROUND_DOWN = 0x3F80;
 
     @Test
@@ -32,7 +31,7 @@ class VcpuStateIoctlsTest {
             System.arraycopy(xmm3, 0, region, 160 + 3 * 16, 16);
             System.arraycopy(ymm5Upper, 0, region, KvmXsave.AVX_UPPER_HALVES + 5 * 16, 16);
             region[KvmXsave.XSTATE_BV] = (byte) (KvmXsave.X87 | KvmXsave.SSE | KvmXsave.AVX);
-            ByteBuffer.wrap(region).order(ByteOrder.LITTLE_ENDIAN).putInt(MXCSR, MXCSR_ROUND_DOWN);
+            ByteBuffer.wrap(region).order(ByteOrder.LITTLE_ENDIAN).putInt(KvmXsave.MXCSR, MXCSR_ROUND_DOWN);
 
             vcpu.setXsave(new KvmXsave(region));
             KvmXsave back = vcpu.getXsave().orElseThrow();
