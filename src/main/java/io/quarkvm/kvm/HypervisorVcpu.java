@@ -100,8 +100,8 @@ public interface HypervisorVcpu extends AutoCloseable {
 
     /**
      * KVM_SET_TSC_KHZ: runs the guest's TSC at {@code khz}. Without KVM_CAP_TSC_CONTROL KVM accepts a rate within
-     * its tolerance (250 ppm) of the host's, or a faster one, which it keeps up by catching the TSC up at each
-     * guest entry, and refuses a slower one (EINVAL).
+     * its tolerance of the host's (module parameter kvm.tsc_tolerance_ppm, 250 by default), or a faster one, which
+     * it keeps up by catching the TSC up at guest entries, and refuses a slower one (EINVAL, as seen here).
      *
      * @throws KvmException                  the kernel refused the rate
      * @throws UnsupportedOperationException this hypervisor has no TSC rate to set
