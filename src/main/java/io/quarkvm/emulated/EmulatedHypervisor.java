@@ -5,6 +5,7 @@ import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.HypervisorVm;
 import io.quarkvm.kvm.Kvm;
 import io.quarkvm.kvm.KvmCapability;
+import io.quarkvm.kvm.KvmXsave;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.Posix;
 import java.util.ArrayList;
@@ -103,8 +104,10 @@ public final class EmulatedHypervisor implements Hypervisor {
         return switch (capability) {
             case NR_VCPUS, MAX_VCPUS -> MAX_VCPUS;
             case MAX_VCPU_ID -> MAX_VCPU_ID;
-            case IMMEDIATE_EXIT, X86_USER_SPACE_MSR, X86_MSR_FILTER -> 1;
-            case HYPERV, HYPERV_VP_INDEX -> 0;
+            case IMMEDIATE_EXIT, X86_USER_SPACE_MSR, X86_MSR_FILTER, XSAVE, VCPU_EVENTS -> 1;
+            case XSAVE2 -> KvmXsave.SIZE;
+            // No APIC, no XCR0 (its CPU has no XSAVE), no TSC rate: see EmulatedVcpu.
+            case HYPERV, HYPERV_VP_INDEX, IRQCHIP, XCRS, TSC_CONTROL, GET_TSC_KHZ -> 0;
         };
     }
 

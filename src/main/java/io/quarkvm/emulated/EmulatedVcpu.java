@@ -10,14 +10,19 @@ import io.quarkvm.kvm.KvmRegs;
 import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
+import io.quarkvm.kvm.KvmVcpuEvents;
+import io.quarkvm.kvm.KvmXsave;
 import io.quarkvm.kvm.MsrEntry;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.Posix;
 import io.quarkvm.kvm.VcpuExit;
 import io.quarkvm.kvm.VmFd;
+import io.quarkvm.kvm.XcrEntry;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import jnr.ffi.Pointer;
 import jnr.ffi.byref.LongLongByReference;
@@ -703,6 +708,81 @@ final class EmulatedVcpu implements HypervisorVcpu {
         value.put(0, new byte[KvmFpu.REGISTER_BYTES], 0, KvmFpu.REGISTER_BYTES);
         value.put(0, from, offset, length);
         check("uc_reg_write", unicorn.uc_reg_write(engine(), id, value));
+    }
+
+    /**
+     * KVM_GET_XSAVE: the emulated CPU has no XSAVE (its CPUID.1:ECX.XSAVE[26] is 0) and keeps x87 and SSE state
+     * only, so the area is the legacy one from {@link #getFpu}, XSTATE_BV x87 | SSE.
+     */
+    @Override
+    public Optional<KvmXsave> getXsave() {
+        return Optional.of(KvmXsave.ofLegacyState(getFpu()));
+    }
+
+    /**
+     * KVM_SET_XSAVE of x87 and SSE state (see {@link #getXsave}).
+     *
+     * @throws UnsupportedOperationException XSTATE_BV names another component (AVX...), which the emulator cannot
+     *                                       hold
+     */
+    @Override
+    public void setXsave(KvmXsave xsave) {
+        long beyondSse = xsave.xstateBv() & ~(KvmXsave.X87 | KvmXsave.SSE);
+        if (beyondSse != 0) {
+            throw new UnsupportedOperationException(String.format("the emulated vCPU keeps x87 and SSE state "
+                    + "only, not the XSAVE components 0x%x", beyondSse));
+        }
+        setFpu(xsave.legacyState());
+    }
+
+    /** KVM_GET_XCRS: none, the emulated CPU has no XSAVE, and Unicorn 2.0.1 exposes no XCR0 (unicorn/x86.h). */
+    @Override
+    public Optional<List<XcrEntry>> getXcrs() {
+        requireOpen();
+        return Optional.empty();
+    }
+
+    /** @throws UnsupportedOperationException always: see {@link #getXcrs} */
+    @Override
+    public void setXcrs(List<XcrEntry> xcrs) {
+        throw new UnsupportedOperationException("the emulated vCPU has no XCRs (its CPU has no XSAVE)");
+    }
+
+    /**
+     * KVM_GET_VCPU_EVENTS: none pending, ever, between two runs. An exception is delivered through the IDT inside
+     * {@link #run} before it returns, and no interrupt, NMI or SMI is ever injected into the emulated backend (no
+     * APIC), so neither is an interrupt shadow of any consequence. The flags say the NMI, shadow and SMM parts are
+     * valid, as KVM's do.
+     */
+    @Override
+    public Optional<KvmVcpuEvents> getVcpuEvents() {
+        requireOpen();
+        KvmVcpuEvents none = new KvmVcpuEvents();
+        none.flags = KvmVcpuEvents.VALID_NMI_PENDING | KvmVcpuEvents.VALID_SHADOW | KvmVcpuEvents.VALID_SMM;
+        return Optional.of(none);
+    }
+
+    /** @throws UnsupportedOperationException an event is pending or held back, which the emulator cannot take */
+    @Override
+    public void setVcpuEvents(KvmVcpuEvents events) {
+        requireOpen();
+        if (!events.nonePending()) {
+            throw new UnsupportedOperationException("the emulated vCPU cannot take a pending exception, interrupt, "
+                    + "NMI or SMI, an interrupt shadow, masked NMIs or SMM");
+        }
+    }
+
+    /** KVM_GET_TSC_KHZ: none, the emulator's TSC has no rate of its own (nor does it carry IA32_TSC). */
+    @Override
+    public OptionalInt getTscKhz() {
+        requireOpen();
+        return OptionalInt.empty();
+    }
+
+    /** @throws UnsupportedOperationException always: see {@link #getTscKhz} */
+    @Override
+    public void setTscKhz(int khz) {
+        throw new UnsupportedOperationException("the emulated vCPU's TSC has no rate to set");
     }
 
     /** KVM_GET_MP_STATE: without an in-kernel APIC the state is only what was set (HLT exits to the VMM). */

@@ -3,6 +3,8 @@ package io.quarkvm.kvm;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * A kernel double: a real hypervisor underneath (guests really run on /dev/kvm, or on the emulated backend), plus the Hyper-V VP index behaviour
@@ -365,6 +367,46 @@ public final class HypervKernelDouble implements Hypervisor {
         @Override
         public void setFpu(KvmFpu fpu) {
             vcpu.setFpu(fpu);
+        }
+
+        @Override
+        public Optional<KvmXsave> getXsave() {
+            return vcpu.getXsave();
+        }
+
+        @Override
+        public void setXsave(KvmXsave xsave) {
+            vcpu.setXsave(xsave);
+        }
+
+        @Override
+        public Optional<List<XcrEntry>> getXcrs() {
+            return vcpu.getXcrs();
+        }
+
+        @Override
+        public void setXcrs(List<XcrEntry> xcrs) {
+            vcpu.setXcrs(xcrs);
+        }
+
+        @Override
+        public Optional<KvmVcpuEvents> getVcpuEvents() {
+            return vcpu.getVcpuEvents();
+        }
+
+        @Override
+        public void setVcpuEvents(KvmVcpuEvents events) {
+            vcpu.setVcpuEvents(events);
+        }
+
+        @Override
+        public OptionalInt getTscKhz() {
+            return vcpu.getTscKhz();
+        }
+
+        @Override
+        public void setTscKhz(int khz) {
+            vcpu.setTscKhz(khz);
         }
 
         @Override

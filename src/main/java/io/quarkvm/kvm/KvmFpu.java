@@ -5,7 +5,9 @@ import jnr.ffi.Pointer;
 /**
  * struct kvm_fpu (asm/kvm.h), 416 bytes: the x87 registers (fpr[8][16], each an 80-bit value in its first 10 bytes),
  * control, status and abridged tag word (fxsave format), the last x87 opcode and operand pointers, the sixteen XMM
- * registers (xmm[16][16]) and MXCSR.
+ * registers (xmm[16][16]) and MXCSR. KVM itself leaves mxcsr 0 in KVM_GET_FPU and ignores it in KVM_SET_FPU
+ * (kvm_arch_vcpu_ioctl_get_fpu/set_fpu copy no MXCSR; seen on this host's 6.18 kernel): only {@link KvmXsave}
+ * carries a KVM vCPU's MXCSR. The emulated backend fills and takes it.
  */
 public final class KvmFpu {
 

@@ -72,6 +72,24 @@ public final class KvmIoctls {
     public static final long KVM_GET_MP_STATE = ior(0x98, KvmMpState.SIZE);
     /** _IOW(KVMIO, 0x99, struct kvm_mp_state) */
     public static final long KVM_SET_MP_STATE = iow(0x99, KvmMpState.SIZE);
+    /** _IOR(KVMIO, 0x9f, struct kvm_vcpu_events) */
+    public static final long KVM_GET_VCPU_EVENTS = ior(0x9f, KvmVcpuEvents.SIZE);
+    /** _IOW(KVMIO, 0xa0, struct kvm_vcpu_events) */
+    public static final long KVM_SET_VCPU_EVENTS = iow(0xa0, KvmVcpuEvents.SIZE);
+    /** _IO(KVMIO, 0xa2): the rate in kHz is the argument itself. */
+    public static final long KVM_SET_TSC_KHZ = io(0xa2);
+    /** _IO(KVMIO, 0xa3): the rate in kHz is the result. */
+    public static final long KVM_GET_TSC_KHZ = io(0xa3);
+    /** _IOR(KVMIO, 0xa4, struct kvm_xsave) */
+    public static final long KVM_GET_XSAVE = ior(0xa4, KvmXsave.SIZE);
+    /** _IOW(KVMIO, 0xa5, struct kvm_xsave); KVM reads its whole KVM_CAP_XSAVE2 size. */
+    public static final long KVM_SET_XSAVE = iow(0xa5, KvmXsave.SIZE);
+    /** _IOR(KVMIO, 0xa6, struct kvm_xcrs) */
+    public static final long KVM_GET_XCRS = ior(0xa6, KvmXcrs.SIZE);
+    /** _IOW(KVMIO, 0xa7, struct kvm_xcrs) */
+    public static final long KVM_SET_XCRS = iow(0xa7, KvmXcrs.SIZE);
+    /** _IOR(KVMIO, 0xcf, struct kvm_xsave); KVM writes its whole KVM_CAP_XSAVE2 size. */
+    public static final long KVM_GET_XSAVE2 = ior(0xcf, KvmXsave.SIZE);
 
     private KvmIoctls() {
     }
@@ -103,6 +121,15 @@ public final class KvmIoctls {
         all.put("KVM_GET_CPUID2", KVM_GET_CPUID2);
         all.put("KVM_GET_MP_STATE", KVM_GET_MP_STATE);
         all.put("KVM_SET_MP_STATE", KVM_SET_MP_STATE);
+        all.put("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS);
+        all.put("KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS);
+        all.put("KVM_SET_TSC_KHZ", KVM_SET_TSC_KHZ);
+        all.put("KVM_GET_TSC_KHZ", KVM_GET_TSC_KHZ);
+        all.put("KVM_GET_XSAVE", KVM_GET_XSAVE);
+        all.put("KVM_SET_XSAVE", KVM_SET_XSAVE);
+        all.put("KVM_GET_XCRS", KVM_GET_XCRS);
+        all.put("KVM_SET_XCRS", KVM_SET_XCRS);
+        all.put("KVM_GET_XSAVE2", KVM_GET_XSAVE2);
         return all;
     }
 

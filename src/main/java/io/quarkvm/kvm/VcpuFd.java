@@ -2,6 +2,8 @@ package io.quarkvm.kvm;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 import jnr.ffi.Pointer;
 
 /**
@@ -13,12 +15,14 @@ public final class VcpuFd extends FdHandle implements HypervisorVcpu {
     private final int apicId;
     private final NativeMapping runMapping;
     private final KvmRun run;
+    private final VcpuStateSupport stateSupport;
 
-    VcpuFd(int fd, int apicId, NativeMapping runMapping) {
+    VcpuFd(int fd, int apicId, NativeMapping runMapping, VcpuStateSupport stateSupport) {
         super(fd);
         this.apicId = apicId;
         this.runMapping = runMapping;
         this.run = new KvmRun(runMapping.pointer());
+        this.stateSupport = stateSupport;
     }
 
     /** The vcpu_id it was created with. */
@@ -156,6 +160,89 @@ public final class VcpuFd extends FdHandle implements HypervisorVcpu {
         Pointer memory = Posix.allocate(KvmFpu.SIZE);
         fpu.writeTo(memory);
         ioctl("KVM_SET_FPU", KvmIoctls.KVM_SET_FPU, memory);
+    }
+
+    /** KVM_GET_XSAVE2 (KVM_GET_XSAVE on kernels before it); empty without KVM_CAP_XSAVE. */
+    @Override
+    public Optional<KvmXsave> getXsave() {
+        if (stateSupport.xsaveBytes() == 0) {
+            return Optional.empty();
+        }
+        Pointer memory = Posix.allocate(stateSupport.xsaveBytes());
+        if (stateSupport.xsave2()) {
+            ioctl("KVM_GET_XSAVE2", KvmIoctls.KVM_GET_XSAVE2, memory);
+        } else {
+            ioctl("KVM_GET_XSAVE", KvmIoctls.KVM_GET_XSAVE, memory);
+        }
+        return Optional.of(KvmXsave.readFrom(memory, stateSupport.xsaveBytes()));
+    }
+
+    /** KVM_SET_XSAVE, from a buffer of this VM's XSAVE size: KVM reads that many bytes whatever the area's own. */
+    @Override
+    public void setXsave(KvmXsave xsave) {
+        requireSupported(stateSupport.xsaveBytes() > 0, "KVM_SET_XSAVE", KvmCapability.XSAVE);
+        Pointer memory = Posix.allocate(stateSupport.xsaveBytes());
+        xsave.writeTo(memory, stateSupport.xsaveBytes());
+        ioctl("KVM_SET_XSAVE", KvmIoctls.KVM_SET_XSAVE, memory);
+    }
+
+    /** KVM_GET_XCRS; empty without KVM_CAP_XCRS. */
+    @Override
+    public Optional<List<XcrEntry>> getXcrs() {
+        if (!stateSupport.xcrs()) {
+            return Optional.empty();
+        }
+        Pointer memory = Posix.allocate(KvmXcrs.SIZE);
+        ioctl("KVM_GET_XCRS", KvmIoctls.KVM_GET_XCRS, memory);
+        return Optional.of(KvmXcrs.read(memory));
+    }
+
+    /** KVM_SET_XCRS */
+    @Override
+    public void setXcrs(List<XcrEntry> xcrs) {
+        requireSupported(stateSupport.xcrs(), "KVM_SET_XCRS", KvmCapability.XCRS);
+        ioctl("KVM_SET_XCRS", KvmIoctls.KVM_SET_XCRS, KvmXcrs.write(xcrs));
+    }
+
+    /** KVM_GET_VCPU_EVENTS; empty without KVM_CAP_VCPU_EVENTS. */
+    @Override
+    public Optional<KvmVcpuEvents> getVcpuEvents() {
+        if (!stateSupport.vcpuEvents()) {
+            return Optional.empty();
+        }
+        Pointer memory = Posix.allocate(KvmVcpuEvents.SIZE);
+        ioctl("KVM_GET_VCPU_EVENTS", KvmIoctls.KVM_GET_VCPU_EVENTS, memory);
+        return Optional.of(KvmVcpuEvents.readFrom(memory));
+    }
+
+    /** KVM_SET_VCPU_EVENTS */
+    @Override
+    public void setVcpuEvents(KvmVcpuEvents events) {
+        requireSupported(stateSupport.vcpuEvents(), "KVM_SET_VCPU_EVENTS", KvmCapability.VCPU_EVENTS);
+        Pointer memory = Posix.allocate(KvmVcpuEvents.SIZE);
+        events.writeTo(memory);
+        ioctl("KVM_SET_VCPU_EVENTS", KvmIoctls.KVM_SET_VCPU_EVENTS, memory);
+    }
+
+    /** KVM_GET_TSC_KHZ; empty without KVM_CAP_GET_TSC_KHZ. */
+    @Override
+    public OptionalInt getTscKhz() {
+        if (!stateSupport.tscKhz()) {
+            return OptionalInt.empty();
+        }
+        return OptionalInt.of(ioctl("KVM_GET_TSC_KHZ", KvmIoctls.KVM_GET_TSC_KHZ, 0L));
+    }
+
+    /** KVM_SET_TSC_KHZ: the kernel decides whether it can run the guest's TSC at that rate (see the interface). */
+    @Override
+    public void setTscKhz(int khz) {
+        ioctl("KVM_SET_TSC_KHZ", KvmIoctls.KVM_SET_TSC_KHZ, Integer.toUnsignedLong(khz));
+    }
+
+    private static void requireSupported(boolean supported, String ioctl, KvmCapability capability) {
+        if (!supported) {
+            throw new UnsupportedOperationException(ioctl + ": this KVM does not offer " + capability.cName());
+        }
     }
 
     /** KVM_GET_MP_STATE: one of the {@link KvmMpState} values. */

@@ -20,6 +20,8 @@ public final class VmFd extends FdHandle implements HypervisorVm {
     private final int vcpuMmapSize;
     /** Slots with KVM_MEM_LOG_DIRTY_PAGES and their sizes: KVM_GET_DIRTY_LOG needs a bitmap that fits. */
     private final Map<Integer, Long> slotSizes = new ConcurrentHashMap<>();
+    /** Asked at the first KVM_CREATE_VCPU; the same for every vCPU of the VM. */
+    private volatile VcpuStateSupport vcpuStateSupport;
 
     VmFd(int fd, int vcpuMmapSize) {
         super(fd);
@@ -29,6 +31,11 @@ public final class VmFd extends FdHandle implements HypervisorVm {
     /** A handle on an arbitrary descriptor: only for tests of the error paths. */
     static VmFd onDescriptor(int fd, int vcpuMmapSize) {
         return new VmFd(fd, vcpuMmapSize);
+    }
+
+    /** KVM_CHECK_EXTENSION on the VM: what this VM offers, which may differ from the system answer. */
+    int checkExtension(KvmCapability capability) {
+        return ioctl("KVM_CHECK_EXTENSION", KvmIoctls.KVM_CHECK_EXTENSION, capability.number());
     }
 
     /** KVM_SET_USER_MEMORY_REGION */
@@ -81,7 +88,11 @@ public final class VmFd extends FdHandle implements HypervisorVm {
     public VcpuFd createVcpu(int apicId) {
         int vcpuFd = ioctl("KVM_CREATE_VCPU", KvmIoctls.KVM_CREATE_VCPU, apicId);
         try {
-            return new VcpuFd(vcpuFd, apicId, NativeMapping.ofFile("mmap(kvm_run)", vcpuFd, vcpuMmapSize));
+            if (vcpuStateSupport == null) {
+                vcpuStateSupport = VcpuStateSupport.ask(this::checkExtension);
+            }
+            return new VcpuFd(vcpuFd, apicId, NativeMapping.ofFile("mmap(kvm_run)", vcpuFd, vcpuMmapSize),
+                    vcpuStateSupport);
         } catch (KvmException e) {
             Posix.LIBC.close(vcpuFd);
             throw e;

@@ -7,7 +7,11 @@ import io.quarkvm.kvm.KvmFpu;
 import io.quarkvm.kvm.KvmRegs;
 import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
+import io.quarkvm.kvm.KvmVcpuEvents;
+import io.quarkvm.kvm.KvmXcrs;
+import io.quarkvm.kvm.KvmXsave;
 import io.quarkvm.kvm.MsrEntry;
+import io.quarkvm.kvm.XcrEntry;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -20,6 +24,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.stream.Collectors;
 import java.util.zip.CRC32C;
 
@@ -185,6 +191,28 @@ public final class StateSections {
             out.writeLong(msr.data());
         }
         out.writeInt(state.mpState());
+        writePresence(out, state.xsave().isPresent());
+        if (state.xsave().isPresent()) {
+            byte[] region = state.xsave().get().region();
+            out.writeInt(region.length);
+            out.write(region);
+        }
+        writePresence(out, state.xcrs().isPresent());
+        if (state.xcrs().isPresent()) {
+            out.writeInt(state.xcrs().get().size());
+            for (XcrEntry xcr : state.xcrs().get()) {
+                out.writeInt(xcr.index());
+                out.writeLong(xcr.value());
+            }
+        }
+        writePresence(out, state.events().isPresent());
+        if (state.events().isPresent()) {
+            writeEvents(out, state.events().get());
+        }
+        writePresence(out, state.tscKhz().isPresent());
+        if (state.tscKhz().isPresent()) {
+            out.writeInt(state.tscKhz().getAsInt());
+        }
     }
 
     /** Decodes what {@link #writeVcpu} wrote; {@code number} names the vCPU in errors. */
@@ -242,14 +270,102 @@ public final class StateSections {
                 msrs.add(new MsrEntry(in.getInt(), in.getLong()));
             }
             int mpState = in.getInt();
+            Optional<KvmXsave> xsave = Optional.empty();
+            if (readPresence(in, number, "XSAVE area")) {
+                int size = in.getInt();
+                if (size < KvmXsave.SIZE || size % 4 != 0 || size > in.remaining()) {
+                    throw new SnapshotFormatException("vCPU " + number + " claims an XSAVE area of " + size
+                            + " bytes");
+                }
+                byte[] region = new byte[size];
+                in.get(region);
+                xsave = Optional.of(new KvmXsave(region));
+            }
+            Optional<List<XcrEntry>> xcrs = Optional.empty();
+            if (readPresence(in, number, "XCRs")) {
+                int xcrCount = in.getInt();
+                if (xcrCount < 0 || xcrCount > KvmXcrs.MAX_XCRS) {
+                    throw new SnapshotFormatException("vCPU " + number + " claims " + xcrCount + " XCRs");
+                }
+                List<XcrEntry> entries = new ArrayList<>();
+                for (int i = 0; i < xcrCount; i++) {
+                    entries.add(new XcrEntry(in.getInt(), in.getLong()));
+                }
+                xcrs = Optional.of(entries);
+            }
+            Optional<KvmVcpuEvents> events = readPresence(in, number, "vCPU events")
+                    ? Optional.of(readEvents(in)) : Optional.empty();
+            OptionalInt tscKhz = readPresence(in, number, "TSC rate") ? OptionalInt.of(in.getInt())
+                    : OptionalInt.empty();
             if (in.hasRemaining()) {
                 throw new SnapshotFormatException("vCPU " + number + " section has " + in.remaining()
                         + " bytes more than its state");
             }
-            return new VcpuState(identity, KvmRegs.ofValues(regValues), sregs, fpu, msrs, mpState);
+            return new VcpuState(identity, KvmRegs.ofValues(regValues), sregs, fpu, xsave, xcrs, events, msrs,
+                    mpState, tscKhz);
         } catch (BufferUnderflowException e) {
             throw new SnapshotFormatException("vCPU " + number + " section is shorter than a vCPU state", e);
         }
+    }
+
+    /** An optional part of a vCPU state is one byte, 1 when the part follows, 0 when the source had none. */
+    private static void writePresence(DataOutputStream out, boolean present) throws IOException {
+        out.writeByte(present ? 1 : 0);
+    }
+
+    private static boolean readPresence(ByteBuffer in, int number, String part) throws SnapshotFormatException {
+        byte presence = in.get();
+        if (presence != 0 && presence != 1) {
+            throw new SnapshotFormatException("vCPU " + number + " section: the presence byte of its " + part
+                    + " is " + presence + ", neither 0 nor 1");
+        }
+        return presence == 1;
+    }
+
+    /** Every field of struct kvm_vcpu_events, in its order; a __u8 as a byte. */
+    private static void writeEvents(DataOutputStream out, KvmVcpuEvents events) throws IOException {
+        for (int u8 : new int[] {events.exceptionInjected, events.exceptionNr, events.exceptionHasErrorCode,
+                events.exceptionPending}) {
+            out.writeByte(u8);
+        }
+        out.writeInt(events.exceptionErrorCode);
+        for (int u8 : new int[] {events.interruptInjected, events.interruptNr, events.interruptSoft,
+                events.interruptShadow, events.nmiInjected, events.nmiPending, events.nmiMasked}) {
+            out.writeByte(u8);
+        }
+        out.writeInt(events.sipiVector);
+        out.writeInt(events.flags);
+        for (int u8 : new int[] {events.smiSmm, events.smiPending, events.smiSmmInsideNmi, events.smiLatchedInit,
+                events.tripleFaultPending, events.exceptionHasPayload}) {
+            out.writeByte(u8);
+        }
+        out.writeLong(events.exceptionPayload);
+    }
+
+    private static KvmVcpuEvents readEvents(ByteBuffer in) {
+        KvmVcpuEvents events = new KvmVcpuEvents();
+        events.exceptionInjected = Byte.toUnsignedInt(in.get());
+        events.exceptionNr = Byte.toUnsignedInt(in.get());
+        events.exceptionHasErrorCode = Byte.toUnsignedInt(in.get());
+        events.exceptionPending = Byte.toUnsignedInt(in.get());
+        events.exceptionErrorCode = in.getInt();
+        events.interruptInjected = Byte.toUnsignedInt(in.get());
+        events.interruptNr = Byte.toUnsignedInt(in.get());
+        events.interruptSoft = Byte.toUnsignedInt(in.get());
+        events.interruptShadow = Byte.toUnsignedInt(in.get());
+        events.nmiInjected = Byte.toUnsignedInt(in.get());
+        events.nmiPending = Byte.toUnsignedInt(in.get());
+        events.nmiMasked = Byte.toUnsignedInt(in.get());
+        events.sipiVector = in.getInt();
+        events.flags = in.getInt();
+        events.smiSmm = Byte.toUnsignedInt(in.get());
+        events.smiPending = Byte.toUnsignedInt(in.get());
+        events.smiSmmInsideNmi = Byte.toUnsignedInt(in.get());
+        events.smiLatchedInit = Byte.toUnsignedInt(in.get());
+        events.tripleFaultPending = Byte.toUnsignedInt(in.get());
+        events.exceptionHasPayload = Byte.toUnsignedInt(in.get());
+        events.exceptionPayload = in.getLong();
+        return events;
     }
 
     private static KvmSegment[] segments(KvmSregs sregs) {

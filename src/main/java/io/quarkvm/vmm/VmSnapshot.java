@@ -43,7 +43,7 @@ import java.util.concurrent.TimeoutException;
 public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuState> vcpus) {
 
     /** The encoding {@link #write} produces and {@link #read} accepts. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
     static final int PAGE_SIZE = 4096;
     static final int MAX_RANGE_BYTES = 1 << 20;
     private static final String STREAM = "snapshot";

@@ -17,9 +17,12 @@ import io.quarkvm.kvm.KvmMsrFilter;
 import io.quarkvm.kvm.KvmRegs;
 import io.quarkvm.kvm.KvmSregs;
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
+import io.quarkvm.kvm.KvmVcpuEvents;
+import io.quarkvm.kvm.KvmXsave;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.VcpuExit;
 import io.quarkvm.kvm.VmFd;
+import io.quarkvm.kvm.XcrEntry;
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;
 import java.util.List;
@@ -302,6 +305,49 @@ class EmulatedVcpuTest {
         assertEquals(fpu.fsw, after.fsw);
         assertEquals(fpu.ftwx, after.ftwx);
         assertEquals(fpu.mxcsr, after.mxcsr);
+        vcpu.close();
+    }
+
+    @Test
+    void theXsaveAreaIsTheLegacyStateBothWaysAndWhatTheEmulatorLacksIsRefusedOrAbsent() {
+        HypervisorVcpu vcpu = vcpu(0);
+        KvmFpu fpu = vcpu.getFpu();
+        Arrays.fill(fpu.xmm, 5 * KvmFpu.REGISTER_BYTES, 6 * KvmFpu.REGISTER_BYTES, (byte) 0x5E);
+        fpu.fcw = 0x027F;
+        fpu.mxcsr = 0x3F80;
+        KvmXsave xsave = KvmXsave.ofLegacyState(fpu);
+
+        vcpu.setXsave(xsave);
+
+        KvmXsave back = vcpu.getXsave().orElseThrow();
+        assertEquals(KvmXsave.X87 | KvmXsave.SSE, back.xstateBv());
+        assertArrayEquals(Arrays.copyOfRange(fpu.xmm, 5 * 16, 6 * 16),
+                Arrays.copyOfRange(vcpu.getFpu().xmm, 5 * 16, 6 * 16), "XMM5 through KVM_GET_FPU");
+        assertEquals(0x027F, back.legacyState().fcw);
+        assertEquals(0x3F80, back.legacyState().mxcsr);
+
+        byte[] withAvx = back.region();
+        withAvx[KvmXsave.XSTATE_BV] |= (byte) KvmXsave.AVX;
+        assertThrows(UnsupportedOperationException.class, () -> vcpu.setXsave(new KvmXsave(withAvx)));
+        assertTrue(vcpu.getXcrs().isEmpty(), "no XCR0: the emulated CPU has no XSAVE");
+        assertThrows(UnsupportedOperationException.class,
+                () -> vcpu.setXcrs(List.of(new XcrEntry(XcrEntry.XCR0, KvmXsave.X87))));
+        assertTrue(vcpu.getTscKhz().isEmpty(), "no TSC rate");
+        assertThrows(UnsupportedOperationException.class, () -> vcpu.setTscKhz(1_000_000));
+        vcpu.close();
+    }
+
+    @Test
+    void eventsAreNonePendingAndOnlyThatIsTaken() {
+        HypervisorVcpu vcpu = vcpu(0);
+        KvmVcpuEvents events = vcpu.getVcpuEvents().orElseThrow();
+        assertTrue(events.nonePending());
+
+        vcpu.setVcpuEvents(events);
+
+        events.nmiPending = 1;
+        assertThrows(UnsupportedOperationException.class, () -> vcpu.setVcpuEvents(events));
+        assertTrue(vcpu.getVcpuEvents().orElseThrow().nonePending());
         vcpu.close();
     }
 

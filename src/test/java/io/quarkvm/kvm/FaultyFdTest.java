@@ -48,7 +48,8 @@ class FaultyFdTest {
 
     @Test
     void vcpuHandleCallsFailWithEbadf() {
-        VcpuFd vcpu = new VcpuFd(BAD_FD, 0, NativeMapping.anonymous(4096));
+        VcpuFd vcpu = new VcpuFd(BAD_FD, 0, NativeMapping.anonymous(4096),
+                new VcpuStateSupport(KvmXsave.SIZE, true, true, true, true));
         KvmRegs regs = new KvmRegs();
         assertAllFail(Map.ofEntries(
                 Map.entry("KVM_RUN", vcpu::run),
@@ -61,6 +62,14 @@ class FaultyFdTest {
                 Map.entry("KVM_SET_MSRS", () -> vcpu.setMsrs(List.of(new MsrEntry(0x10, 0)))),
                 Map.entry("KVM_GET_MP_STATE", vcpu::getMpState),
                 Map.entry("KVM_SET_MP_STATE", () -> vcpu.setMpState(KvmMpState.RUNNABLE)),
+                Map.entry("KVM_GET_XSAVE2", vcpu::getXsave),
+                Map.entry("KVM_SET_XSAVE", () -> vcpu.setXsave(new KvmXsave(new byte[KvmXsave.SIZE]))),
+                Map.entry("KVM_GET_XCRS", vcpu::getXcrs),
+                Map.entry("KVM_SET_XCRS", () -> vcpu.setXcrs(List.of(new XcrEntry(XcrEntry.XCR0, 1)))),
+                Map.entry("KVM_GET_VCPU_EVENTS", vcpu::getVcpuEvents),
+                Map.entry("KVM_SET_VCPU_EVENTS", () -> vcpu.setVcpuEvents(new KvmVcpuEvents())),
+                Map.entry("KVM_GET_TSC_KHZ", vcpu::getTscKhz),
+                Map.entry("KVM_SET_TSC_KHZ", () -> vcpu.setTscKhz(1_000_000)),
                 Map.entry("KVM_SET_SIGNAL_MASK", () -> vcpu.setSignalMask(0)),
                 Map.entry("close", vcpu::close)));
     }

@@ -23,7 +23,8 @@ class KvmLayoutTest {
             KvmRun.LAYOUT, KvmRegs.LAYOUT, KvmSegment.LAYOUT, KvmDtable.LAYOUT, KvmSregs.LAYOUT,
             KvmMsrs.LAYOUT, KvmMsrs.ENTRY_LAYOUT, KvmCpuid2.LAYOUT, KvmCpuid2.ENTRY_LAYOUT,
             KvmUserspaceMemoryRegion.LAYOUT, KvmEnableCap.LAYOUT, KvmMsrFilter.LAYOUT, KvmMsrFilter.RANGE_LAYOUT,
-            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT, KvmDirtyLog.LAYOUT, KvmFpu.LAYOUT);
+            KvmMpState.LAYOUT, KvmSignalMask.LAYOUT, KvmDirtyLog.LAYOUT, KvmFpu.LAYOUT, KvmXsave.LAYOUT,
+            KvmXsave.AREA_LAYOUT, KvmXcrs.LAYOUT, KvmXcrs.ENTRY_LAYOUT, KvmVcpuEvents.LAYOUT);
 
     @Test
     void javaLayoutsAndNumbersMatchTheKernelHeaders(@TempDir Path dir) throws Exception {
@@ -33,6 +34,7 @@ class KvmLayoutTest {
                 #include <stdio.h>
                 #include <stddef.h>
                 #include <linux/kvm.h>
+                #include <asm/sigcontext.h>
                 int main(void) {
                 """);
         for (StructLayout layout : LAYOUTS) {
@@ -81,6 +83,17 @@ class KvmLayoutTest {
                 "KVM_API_VERSION", (long) Kvm.API_VERSION));
         expected.put("KVM_MP_STATE_UNINITIALIZED", (long) KvmMpState.UNINITIALIZED);
         expected.put("KVM_MP_STATE_INIT_RECEIVED", (long) KvmMpState.INIT_RECEIVED);
+        Map<String, Long> vcpuStateConstants = Map.of("KVM_MAX_XCRS", (long) KvmXcrs.MAX_XCRS,
+                "KVM_VCPUEVENT_VALID_NMI_PENDING", (long) KvmVcpuEvents.VALID_NMI_PENDING,
+                "KVM_VCPUEVENT_VALID_SIPI_VECTOR", (long) KvmVcpuEvents.VALID_SIPI_VECTOR,
+                "KVM_VCPUEVENT_VALID_SHADOW", (long) KvmVcpuEvents.VALID_SHADOW,
+                "KVM_VCPUEVENT_VALID_SMM", (long) KvmVcpuEvents.VALID_SMM,
+                "KVM_VCPUEVENT_VALID_PAYLOAD", (long) KvmVcpuEvents.VALID_PAYLOAD,
+                "KVM_VCPUEVENT_VALID_TRIPLE_FAULT", (long) KvmVcpuEvents.VALID_TRIPLE_FAULT);
+        vcpuStateConstants.forEach((name, value) -> {
+            print(c, name, name);
+            expected.put(name, value);
+        });
         c.append("    return 0;\n}\n");
 
         Map<String, Long> actual = new HashMap<>();

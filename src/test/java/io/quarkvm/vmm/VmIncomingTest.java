@@ -100,7 +100,8 @@ class VmIncomingTest {
                 VcpuIdentity other = new VcpuIdentity(first.identity().slot(), first.identity().cpuIndex(),
                         first.identity().apicId(), first.identity().vpIndex() + 5);
                 assertThatThrownBy(() -> incoming.completeIncoming(List.of(new VcpuState(other, first.regs(),
-                        first.sregs(), first.fpu(), first.msrs(), first.mpState()), states.get(1))))
+                        first.sregs(), first.fpu(), first.xsave(), first.xcrs(), first.events(), first.msrs(),
+                        first.mpState(), first.tscKhz()), states.get(1))))
                         .isInstanceOf(IdentityMismatchException.class);
                 assertThatThrownBy(() -> incoming.completeIncoming(List.of(first, first)))
                         .isInstanceOf(IdentityMismatchException.class);

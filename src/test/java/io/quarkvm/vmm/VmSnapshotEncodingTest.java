@@ -11,7 +11,10 @@ import io.quarkvm.kvm.KvmMpState;
 import io.quarkvm.kvm.KvmRegs;
 import io.quarkvm.kvm.KvmSegment;
 import io.quarkvm.kvm.KvmSregs;
+import io.quarkvm.kvm.KvmVcpuEvents;
+import io.quarkvm.kvm.KvmXsave;
 import io.quarkvm.kvm.MsrEntry;
+import io.quarkvm.kvm.XcrEntry;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,7 +22,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Random;
+import java.util.function.UnaryOperator;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 
 /** The snapshot's binary encoding: what it writes reads back equal, and any damage is refused with a reason. */
@@ -85,6 +92,47 @@ public class VmSnapshotEncodingTest {
     }
 
     @Test
+    void theOptionalPartsOfAVcpuStateTravelAndSoDoesTheirAbsence() throws IOException {
+        VmSnapshot original = sample(new Random(19));
+
+        VmSnapshot decoded = VmSnapshot.read(new ByteArrayInputStream(encode(original)));
+
+        VcpuState full = decoded.vcpus().get(0);
+        assertThat(full.xsave()).isPresent().isEqualTo(original.vcpus().get(0).xsave());
+        assertThat(full.xsave().orElseThrow().size()).isEqualTo(XSAVE2_BYTES);
+        assertThat(full.xcrs()).isEqualTo(original.vcpus().get(0).xcrs());
+        assertThat(full.events().orElseThrow()).usingRecursiveComparison()
+                .isEqualTo(original.vcpus().get(0).events().orElseThrow());
+        assertThat(full.tscKhz()).isEqualTo(original.vcpus().get(0).tscKhz());
+        VcpuState bare = decoded.vcpus().get(1);
+        assertThat(bare.xsave()).isEmpty();
+        assertThat(bare.xcrs()).isEmpty();
+        assertThat(bare.events()).isEmpty();
+        assertThat(bare.tscKhz()).isEmpty();
+    }
+
+    /** A vCPU section whose CRC is right but whose content is not a vCPU state: the parser itself must refuse it. */
+    @Test
+    void aResealedVcpuSectionThatIsShortLongOrMalformedIsRefused() throws IOException {
+        byte[] good = encode(sample(new Random(23)));
+        int tail = TAIL_AFTER_XSAVE;
+        assertThatThrownBy(() -> VmSnapshot.read(new ByteArrayInputStream(resealFirstVcpu(good,
+                payload -> Arrays.copyOf(payload, payload.length - 1)))))
+                .isInstanceOf(SnapshotFormatException.class).hasMessageContaining("shorter than a vCPU state");
+        assertThatThrownBy(() -> VmSnapshot.read(new ByteArrayInputStream(resealFirstVcpu(good,
+                payload -> Arrays.copyOf(payload, payload.length + 1)))))
+                .isInstanceOf(SnapshotFormatException.class).hasMessageContaining("bytes more than its state");
+        assertThatThrownBy(() -> VmSnapshot.read(new ByteArrayInputStream(resealFirstVcpu(good, payload -> {
+            payload[payload.length - tail - XSAVE2_BYTES - 5] = 2; // the XSAVE area's presence byte
+            return payload;
+        })))).isInstanceOf(SnapshotFormatException.class).hasMessageContaining("neither 0 nor 1");
+        assertThatThrownBy(() -> VmSnapshot.read(new ByteArrayInputStream(resealFirstVcpu(good, payload -> {
+            ByteBuffer.wrap(payload).putInt(payload.length - tail - XSAVE2_BYTES - 4, 100); // its size
+            return payload;
+        })))).isInstanceOf(SnapshotFormatException.class).hasMessageContaining("XSAVE area of 100 bytes");
+    }
+
+    @Test
     void anotherFormatVersionIsRefusedByName() throws IOException {
         byte[] newer = encode(sample(new Random(17)));
         ByteBuffer.wrap(newer).putInt(VERSION_OFFSET, VmSnapshot.FORMAT_VERSION + 1);
@@ -107,13 +155,74 @@ public class VmSnapshotEncodingTest {
         return out.toByteArray();
     }
 
-    /** Two ranges of random pages in 4 MiB, two vCPUs with every field random. */
+    /** An XSAVE area larger than struct kvm_xsave, as KVM_GET_XSAVE2 gives with AMX enabled. */
+    private static final int XSAVE2_BYTES = KvmXsave.SIZE + 6912;
+    /** The bytes of a full vCPU section after its XSAVE area: one XCR (17), the events (38), the TSC rate (5). */
+    private static final int TAIL_AFTER_XSAVE = 17 + 38 + 5;
+    private static final int SECTION_VCPU = 3;
+    private static final int FIRST_SECTION = 12;
+
+    /**
+     * Two ranges of random pages in 4 MiB, two vCPUs with every field random: the first with every optional part,
+     * the second with none.
+     */
     private static VmSnapshot sample(Random random) {
         List<VmSnapshot.MemoryRange> memory = List.of(
                 new VmSnapshot.MemoryRange(0, randomBytes(random, 2 * VmSnapshot.PAGE_SIZE)),
                 new VmSnapshot.MemoryRange(16 * VmSnapshot.PAGE_SIZE, randomBytes(random, VmSnapshot.PAGE_SIZE)));
-        List<VcpuState> vcpus = List.of(vcpu(random, 0), vcpu(random, 1));
+        List<VcpuState> vcpus = List.of(withEveryOptionalPart(vcpu(random, 0), random), vcpu(random, 1));
         return new VmSnapshot(4L << 20, memory, vcpus);
+    }
+
+    private static VcpuState withEveryOptionalPart(VcpuState state, Random random) {
+        KvmVcpuEvents events = new KvmVcpuEvents();
+        events.exceptionInjected = 1;
+        events.exceptionNr = 14;
+        events.exceptionHasErrorCode = 1;
+        events.exceptionPending = random.nextInt(2);
+        events.exceptionErrorCode = random.nextInt();
+        events.interruptInjected = 1;
+        events.interruptNr = 0x20 + random.nextInt(0xE0);
+        events.interruptSoft = random.nextInt(2);
+        events.interruptShadow = 2;
+        events.nmiInjected = random.nextInt(2);
+        events.nmiPending = random.nextInt(2);
+        events.nmiMasked = 1;
+        events.sipiVector = random.nextInt(0x100);
+        events.flags = KvmVcpuEvents.VALID_NMI_PENDING | KvmVcpuEvents.VALID_SHADOW | KvmVcpuEvents.VALID_SMM
+                | KvmVcpuEvents.VALID_PAYLOAD;
+        events.smiSmm = 1;
+        events.smiPending = random.nextInt(2);
+        events.smiSmmInsideNmi = random.nextInt(2);
+        events.smiLatchedInit = 0xFF;
+        events.tripleFaultPending = random.nextInt(2);
+        events.exceptionHasPayload = 1;
+        events.exceptionPayload = random.nextLong();
+        return new VcpuState(state.identity(), state.regs(), state.sregs(), state.fpu(),
+                Optional.of(new KvmXsave(randomBytes(random, XSAVE2_BYTES))),
+                Optional.of(List.of(new XcrEntry(XcrEntry.XCR0, random.nextLong()))), Optional.of(events),
+                state.msrs(), state.mpState(), OptionalInt.of(1_000_000 + random.nextInt(4_000_000)));
+    }
+
+    /**
+     * {@code stream} with the payload of its first vCPU section replaced by {@code change} of it, and the section's
+     * length and CRC32C made right again, so that only the vCPU parser can find what is wrong.
+     */
+    private static byte[] resealFirstVcpu(byte[] stream, UnaryOperator<byte[]> change) {
+        ByteBuffer in = ByteBuffer.wrap(stream);
+        int at = FIRST_SECTION;
+        while (stream[at] != SECTION_VCPU) {
+            at += 1 + 4 + in.getInt(at + 1) + 4;
+        }
+        int length = in.getInt(at + 1);
+        byte[] payload = change.apply(Arrays.copyOfRange(stream, at + 5, at + 5 + length));
+        CRC32C crc = new CRC32C();
+        crc.update(ByteBuffer.allocate(5).put((byte) SECTION_VCPU).putInt(payload.length).array());
+        crc.update(payload);
+        ByteBuffer out = ByteBuffer.allocate(stream.length - length + payload.length);
+        out.put(stream, 0, at).put((byte) SECTION_VCPU).putInt(payload.length).put(payload)
+                .putInt((int) crc.getValue()).put(stream, at + 5 + length + 4, stream.length - at - 5 - length - 4);
+        return out.array();
     }
 
     /** A vCPU state with every field random, for the encoding tests of the streams that carry one. */
@@ -152,7 +261,8 @@ public class VmSnapshotEncodingTest {
         fpu.lastIp = random.nextLong();
         fpu.lastDp = random.nextLong();
         fpu.mxcsr = random.nextInt();
-        return new VcpuState(identity, KvmRegs.ofValues(values), sregs, fpu, msrs, KvmMpState.HALTED);
+        return new VcpuState(identity, KvmRegs.ofValues(values), sregs, fpu, Optional.empty(), Optional.empty(),
+                Optional.empty(), msrs, KvmMpState.HALTED, OptionalInt.empty());
     }
 
     private static KvmSegment segment(Random random) {
