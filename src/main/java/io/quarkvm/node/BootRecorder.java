@@ -65,17 +65,25 @@ public class BootRecorder {
         }));
     }
 
-    /** The probe's counters as read from guest memory, for every vCPU of a boot at once. */
-    public void recordCounters(long bootId, Map<Integer, ProbeRecord> records) {
+    /**
+     * The probe's counters as read from guest memory, for every vCPU of a boot at once, while the boot runs on
+     * {@code node} (a copy a migration left behind is not the boot any more).
+     */
+    public void recordCounters(long bootId, String node, Map<Integer, ProbeRecord> records) {
         QuarkusTransaction.requiringNew().run(() -> records.forEach((cpuIndex, record) ->
-                GuestVcpuObservationEntity.update("heartbeats = ?1, violations = ?2 where boot.id = ?3 and cpuIndex = ?4",
-                        record.heartbeat(), (int) record.violations(), bootId, cpuIndex)));
+                GuestVcpuObservationEntity.update("heartbeats = ?1, violations = ?2 where boot.id = ?3 and cpuIndex = ?4 "
+                                + "and boot.id in (select b.id from GuestBootEntity b where b.node = ?5)",
+                        record.heartbeat(), (int) record.violations(), bootId, cpuIndex, node)));
     }
 
-    public void endBoot(long bootId, String reason) {
+    /**
+     * Ends the boot if it still runs on {@code node}: a boot a migration moved to another node goes on there, and
+     * the node it left (stopping its paused copy) must not end it.
+     */
+    public void endBoot(long bootId, String node, String reason) {
         QuarkusTransaction.requiringNew().run(() ->
-                GuestBootEntity.update("endedAt = ?1, endReason = ?2 where id = ?3 and endedAt is null",
-                        Instant.now(), reason, bootId));
+                GuestBootEntity.update("endedAt = ?1, endReason = ?2 where id = ?3 and node = ?4 and endedAt is null",
+                        Instant.now(), reason, bootId, node));
     }
 
     /** Boots this node left open when it died: they ended then, whatever the guest was doing. */

@@ -302,7 +302,7 @@ public class VmReconciler {
         try {
             started.machine = VirtualMachine.start(node.hypervisor().orElseThrow(), spec, listenerFor(started));
         } catch (RuntimeException e) {
-            boots.endBoot(started.bootId, "failed to start: " + e.getMessage());
+            boots.endBoot(started.bootId, node.name(), "failed to start: " + e.getMessage());
             recordFailedStart(vm.id, "failed to start: " + e.getMessage());
             return null;
         }
@@ -313,7 +313,7 @@ public class VmReconciler {
     }
 
     /** What the VMM is to build for {@code vm} on this node: its persisted identities, through {@code provider}. */
-    static VmSpec specFor(VmEntity vm, VpIndexProvider provider, List<VcpuIdentity> plugged) {
+    public static VmSpec specFor(VmEntity vm, VpIndexProvider provider, List<VcpuIdentity> plugged) {
         return new VmSpec(vm.memoryMib, vm.topology(), plugged, vm.hypervVpIndex, provider,
                 program(GuestKind.resolve(vm.guestKind)))
                 .withKnownVcpus(vm.vcpus.stream().map(VcpuEntity::identity).toList(), vm.vpIndexPolicy());
@@ -382,7 +382,7 @@ public class VmReconciler {
                 if (record.violations() == 1) {
                     LOG.errorf("VM %s: the guest on cpu_index %d saw its identity change: %s", vm.id, cpuIndex, record);
                 }
-                writeObservation(() -> boots.recordCounters(vm.bootId, Map.of(cpuIndex, record)));
+                writeObservation(() -> boots.recordCounters(vm.bootId, node.name(), Map.of(cpuIndex, record)));
             }
 
             @Override
@@ -428,7 +428,7 @@ public class VmReconciler {
             return false;
         }
         local.remove(vm.id);
-        boots.endBoot(vm.bootId, vm.stopReason());
+        boots.endBoot(vm.bootId, node.name(), vm.stopReason());
         return true;
     }
 
@@ -556,6 +556,6 @@ public class VmReconciler {
         }
         Map<Integer, ProbeRecord> records = new LinkedHashMap<>();
         machine.pluggedVcpus().forEach(identity -> records.put(identity.cpuIndex(), machine.probeRecord(identity.cpuIndex())));
-        boots.recordCounters(vm.bootId, records);
+        boots.recordCounters(vm.bootId, node.name(), records);
     }
 }
