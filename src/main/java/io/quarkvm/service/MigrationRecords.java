@@ -21,6 +21,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.persistence.LockModeType;
 import org.jboss.logging.Logger;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -204,7 +205,7 @@ public class MigrationRecords {
         if (outcome != MigrationPhase.FAILED && outcome != MigrationPhase.CANCELLED) {
             throw new IllegalArgumentException("a migration is ended as FAILED or CANCELLED, not " + outcome);
         }
-        return finish(id, MigrationPhase.UNFINISHED, outcome, reason, null).isPresent();
+        return finish(id, MigrationPhase.UNFINISHED, outcome, reason, null, false).isPresent();
     }
 
     /**
@@ -212,13 +213,15 @@ public class MigrationRecords {
      * to STOP_AND_COPY before it pauses the VM. The VM keeps running on the source.
      */
     Migration cancel(UUID id) {
-        return finish(id, MigrationPhase.CANCELLABLE, MigrationPhase.CANCELLED, "cancelled on request", null)
-                .orElseThrow(() -> {
+        // It took until now: the source, which stops at its next round, finds the times recorded.
+        Migration cancelled = finish(id, MigrationPhase.CANCELLABLE, MigrationPhase.CANCELLED, "cancelled on request",
+                null, true).orElseThrow(() -> {
                     Migration current = find(id).orElseThrow(() -> new MigrationNotFoundException(id));
                     return new ConflictException("migration " + id + " is " + current.phase() + ": "
                             + (current.phase() == MigrationPhase.STOP_AND_COPY
                             ? "the handover has begun, it can no longer be cancelled" : "it has ended"));
                 });
+        return cancelled;
     }
 
     /**
@@ -232,7 +235,7 @@ public class MigrationRecords {
                 MigrationEntity.unfinishedThrough(node).stream().map(migration -> migration.id).toList());
         int failed = 0;
         for (UUID id : unfinished) {
-            if (finish(id, MigrationPhase.UNFINISHED, MigrationPhase.FAILED, reason, node).isPresent()) {
+            if (finish(id, MigrationPhase.UNFINISHED, MigrationPhase.FAILED, reason, node, false).isPresent()) {
                 failed++;
             }
         }
@@ -240,13 +243,19 @@ public class MigrationRecords {
         return failed;
     }
 
-    /** @param restartedNode a node whose copy of the VM is gone, or null */
+    /**
+     * @param restartedNode a node whose copy of the VM is gone, or null
+     * @param timedNow      the migration's total time is until now (a client's cancel, which the source may not see)
+     */
     private Optional<Migration> finish(UUID id, Set<MigrationPhase> from, MigrationPhase outcome,
-                                       String reason, String restartedNode) {
+                                       String reason, String restartedNode, boolean timedNow) {
         return change(id, true, migration -> from.contains(migration.phase), (migration, vm) -> {
             migration.phase = outcome;
             migration.error = truncated(reason);
             migration.endedAt = Instant.now();
+            if (timedNow) {
+                migration.totalMs = Math.max(0, Duration.between(migration.startedAt, migration.endedAt).toMillis());
+            }
             if (vm.phase == VmPhase.MIGRATING_OUT) {
                 boolean copyGone = restartedNode != null && restartedNode.equals(vm.node);
                 vm.phase = copyGone ? VmPhase.STOPPED : VmPhase.RUNNING;
@@ -254,7 +263,13 @@ public class MigrationRecords {
                     vm.lastError = migration.error;
                 }
             }
-            return () -> metrics.ended(outcome);
+            Long totalMs = migration.totalMs;
+            return () -> {
+                metrics.ended(outcome);
+                if (totalMs != null) {
+                    metrics.timed(outcome, OptionalLong.empty(), totalMs);
+                }
+            };
         });
     }
 

@@ -88,10 +88,13 @@ public class MigrationService {
         return created;
     }
 
-    /** The migration, once it has ended or {@code wait} has passed, whichever comes first. */
+    /**
+     * The migration, once it has ended and its source has recorded how long it took (a moment after the target's
+     * commit ends it), or once {@code wait} has passed, whichever comes first.
+     */
     public Migration get(UUID id, Duration wait) {
         return phaseChanges.awaitUntil(() -> records.find(id).orElseThrow(() -> new MigrationNotFoundException(id)),
-                migration -> migration.phase().isFinished(), wait);
+                migration -> migration.phase().isFinished() && migration.totalMs() != null, wait);
     }
 
     /** The VM's migrations, newest first. */
