@@ -170,6 +170,34 @@ class MigrationIT {
         }
     }
 
+    /**
+     * The stream damaged between the nodes, a few KiB in (inside the memory of round 0): cut off, or one byte flipped.
+     * The target builds nothing that runs, the migration ends FAILED with the reason, and the VM runs on its source,
+     * the same boot, its heartbeats going on.
+     */
+    @ParameterizedTest
+    @EnumSource(StreamTamperingProxy.Damage.class)
+    void aStreamDamagedOnTheWayLeavesTheVmRunningOnItsSource(StreamTamperingProxy.Damage damage) throws Exception {
+        try (StreamTamperingProxy proxy = new StreamTamperingProxy(20_000, damage);
+             ServiceProcess beta = beta(Map.of("quarkvm.node.url", "http://localhost:" + proxy.port()))) {
+            proxy.forwardTo(beta.httpPort());
+            String id = createAndStart(alpha, "damaged-" + damage.name().toLowerCase().replace('_', '-'), 2);
+            awaitHeartbeats(alpha, id, 0);
+            Map<Integer, Long> before = heartbeats(alpha, id);
+            JsonPath migration = migrate(alpha, id, "beta");
+            assertThat(migration.getString("phase")).as(migration.prettify()).isEqualTo("FAILED");
+            assertThat(migration.getString("error")).isNotBlank();
+            if (damage == StreamTamperingProxy.Damage.FLIP_BYTE) {
+                assertThat(migration.getString("error")).containsIgnoringCase("corrupt");
+            }
+            alpha.api().get("/api/v1/vms/" + id).then().body("node", equalTo("alpha")).body("phase", equalTo("RUNNING"));
+            assertThat(runningVms(beta)).as("nothing runs on the target").isEqualTo(0.0);
+            awaitHeartbeatsAbove(alpha, id, before);
+            alpha.api().get("/api/v1/vms/" + id + "/guest-identity").then().body("boots.size()", equalTo(1));
+            stopAndDelete(alpha, id);
+        }
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------------------
 
     private static String createAndStart(ServiceProcess node, String name, int cores) {

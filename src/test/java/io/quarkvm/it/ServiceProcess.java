@@ -88,6 +88,10 @@ final class ServiceProcess implements AutoCloseable {
         return HttpRequest.newBuilder(URI.create(baseUri() + path)).header("Authorization", "Bearer " + operatorToken());
     }
 
+    int httpPort() {
+        return httpPort;
+    }
+
     String baseUri() {
         return "http://localhost:" + httpPort;
     }
