@@ -154,20 +154,39 @@ class MigrationIT {
         };
     }
 
+    /**
+     * Refused before a byte moves, each for what it is: the source itself, an unknown node, and a real node (beta on
+     * the kernel double of a KVM with in-kernel Hyper-V, so its VP index provider is KERNEL_IMPLICIT) that offers
+     * too little memory or too few vCPUs, or cannot honour a sparse APIC_ID policy.
+     */
     @Test
     void refusalsAreAnsweredBeforeAnythingMoves() throws Exception {
-        try (ServiceProcess beta = beta(Map.of())) {
+        try (ServiceProcess beta = beta(Map.of("quarkvm.node.kernel-hyperv", "IMPLICIT",
+                "quarkvm.node.force-provider", "KERNEL_IMPLICIT", "quarkvm.node.memory-mib", "128",
+                "quarkvm.node.max-vcpus", "6"))) {
             String id = createAndStart(alpha, "refused", 2);
-            alpha.api().contentType("application/json").body("{\"targetNode\":\"alpha\"}")
-                    .post("/api/v1/vms/" + id + "/migrations").then().statusCode(409)
-                    .contentType("application/problem+json").body("detail", containsString("alpha"));
-            alpha.api().contentType("application/json").body("{\"targetNode\":\"nowhere\"}")
-                    .post("/api/v1/vms/" + id + "/migrations").then().statusCode(422)
-                    .contentType("application/problem+json");
-            alpha.api().get("/api/v1/vms/" + id).then().body("node", equalTo("alpha")).body("phase", equalTo("RUNNING"));
+            refused(id, "alpha", 409, "alpha");
+            refused(id, "nowhere", 422, "nowhere");
+            String big = create(alpha, "refused-memory", "quarkvm-3.0", 256, 1, 1, 2);
+            refused(big, "beta", 422, "memory");
+            String wide = create(alpha, "refused-vcpus", "quarkvm-3.0", 64, 1, 1, 8);
+            refused(wide, "beta", 422, "vCPU");
+            // 2 sockets of 3 cores: APIC IDs 0-2 and 4-6, which a VP index by creation order cannot follow.
+            String sparse = create(alpha, "refused-sparse", "quarkvm-2.0", 64, 1, 2, 3);
+            refused(sparse, "beta", 422, "KERNEL_IMPLICIT");
+            for (String vm : List.of(id, big, wide, sparse)) {
+                alpha.api().get("/api/v1/vms/" + vm).then().body("node", equalTo("alpha")).body("phase", equalTo("RUNNING"));
+                alpha.api().get("/api/v1/vms/" + vm + "/migrations").then().body("items.size()", equalTo(0));
+                stopAndDelete(alpha, vm);
+            }
             assertThat(runningVms(beta)).isEqualTo(0.0);
-            stopAndDelete(alpha, id);
         }
+    }
+
+    private static void refused(String id, String target, int status, String named) {
+        alpha.api().contentType("application/json").body("{\"targetNode\":\"" + target + "\"}")
+                .post("/api/v1/vms/" + id + "/migrations").then().statusCode(status)
+                .contentType("application/problem+json").body("detail", containsString(named));
     }
 
     /**
@@ -201,9 +220,15 @@ class MigrationIT {
     // ---- helpers ----------------------------------------------------------------------------------------------
 
     private static String createAndStart(ServiceProcess node, String name, int cores) {
+        return create(node, name, "quarkvm-3.0", 64, 1, 1, cores);
+    }
+
+    /** A VM with {@code vcpus} of its slots plugged, started on {@code node}. */
+    private static String create(ServiceProcess node, String name, String machineType, int memoryMiB, int vcpus,
+                                 int sockets, int cores) {
         String id = node.api().contentType("application/json")
-                .body("{\"name\":\"" + name + "\",\"machineType\":\"quarkvm-3.0\",\"memoryMiB\":64,"
-                        + "\"topology\":{\"sockets\":1,\"cores\":" + cores + ",\"threads\":1},\"vcpus\":1}")
+                .body("{\"name\":\"" + name + "\",\"machineType\":\"" + machineType + "\",\"memoryMiB\":" + memoryMiB
+                        + ",\"topology\":{\"sockets\":" + sockets + ",\"cores\":" + cores + ",\"threads\":1},\"vcpus\":" + vcpus + "}")
                 .post("/api/v1/vms").then().statusCode(201).extract().path("id");
         node.api().post("/api/v1/vms/" + id + "/start?wait=30").then().statusCode(200).body("phase", equalTo("RUNNING"));
         return id;
