@@ -62,6 +62,8 @@ public class MigrationBench {
         int dirtyRateMiBs = 64;
         /** QEMU's max-bandwidth in MiB/s; 0: no limit (quarkvm has none; QEMU's own default is 128 MiB/s). */
         long qemuMaxBandwidthMiBs = 0;
+        /** kvm or tcg; null: kvm where /dev/kvm exists (falling back to tcg when QEMU cannot use it), else tcg. */
+        String qemuAccel;
         /** The quarkvm guest kind that dirties memory; null: the first known kind whose name says "dirt". */
         String quarkvmDirtyKind;
         boolean qemu = true;
@@ -94,6 +96,7 @@ public class MigrationBench {
                 case "dirty-mib" -> dirtyWorkingSetMiB = Integer.parseInt(value);
                 case "dirty-rate" -> dirtyRateMiBs = Integer.parseInt(value);
                 case "qemu-max-bandwidth" -> qemuMaxBandwidthMiBs = Long.parseLong(value);
+                case "qemu-accel" -> qemuAccel = value;
                 case "quarkvm-dirty-kind" -> quarkvmDirtyKind = value;
                 case "qemu" -> qemu = Boolean.parseBoolean(value);
                 case "quarkvm" -> quarkvm = Boolean.parseBoolean(value);
@@ -109,7 +112,8 @@ public class MigrationBench {
         String usage() {
             return "--sizes=256,1024 --loads=idle,dirtying"
                     + " --runs=5 --warmup=1 --downtime-limit-ms=50 --dirty-mib=64 --dirty-rate=64 (MiB/s)"
-                    + " --qemu-max-bandwidth=0 (MiB/s, 0 = no limit) --quarkvm-dirty-kind=NAME"
+                    + " --qemu-max-bandwidth=0 (MiB/s, 0 = no limit) --qemu-accel=kvm|tcg"
+                    + " --quarkvm-dirty-kind=NAME"
                     + " --qemu=true --quarkvm=true --migration-timeout=120 (s)";
         }
     }
@@ -219,8 +223,9 @@ public class MigrationBench {
         final QemuBinary binary;
         final String accel;
         final Path dir;
-        /** The guest's TSC frequency, measured against the host clock by {@link #calibrate}. */
+        /** The guest's TSC frequency, which the dirtying guest's pacing is computed with, and how it is known. */
         double guestTscHz;
+        String guestTscSource;
         Path idleKernel;
         Path dirtyingKernel;
         private int instances;
@@ -232,7 +237,7 @@ public class MigrationBench {
             this.dir = dir;
         }
 
-        /** Finds QEMU, builds the guests, picks KVM (else TCG, said so) and measures the guest's TSC frequency. */
+        /** Finds QEMU, builds the guests, picks KVM (else TCG, said so) and learns the guest's TSC frequency. */
         static QemuSide prepare(Options options, Report report) {
             report.line("");
             QemuBinary binary = QemuBinary.find().orElseThrow(() -> new BenchFailure(
@@ -243,22 +248,33 @@ public class MigrationBench {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            String accel = Files.exists(Path.of("/dev/kvm")) ? "kvm" : "tcg";
+            String accel = options.qemuAccel != null ? options.qemuAccel
+                    : Files.exists(Path.of("/dev/kvm")) ? "kvm" : "tcg";
             QemuSide qemu = new QemuSide(options, binary, accel, dir);
-            qemu.idleKernel = qemu.buildGuest("idle", 0, 0);
-            // A first build paced by a nominal 1 GHz TSC, only to measure the real frequency with.
-            Path calibration = qemu.buildGuest("calibration", options.dirtyWorkingSetMiB, 1e9);
-            if (accel.equals("kvm") && !qemu.boots(calibration)) {
+            Double kvmTscHz = qemu.bootIdle();
+            if (kvmTscHz == null && accel.equals("kvm")) {
                 report.line("QEMU with -accel kvm did not run the guest although /dev/kvm exists: falling back to TCG");
                 qemu = new QemuSide(options, binary, "tcg", dir);
-                qemu.idleKernel = qemu.buildGuest("idle", 0, 0);
+                kvmTscHz = qemu.bootIdle();
             }
-            qemu.guestTscHz = qemu.calibrate(calibration);
+            if (kvmTscHz == null) {
+                throw new BenchFailure("QEMU did not run the idle guest with -accel " + qemu.accel + " (logs in " + dir
+                        + ")");
+            }
+            if (kvmTscHz > 0) {
+                qemu.guestTscHz = kvmTscHz;
+                qemu.guestTscSource = "KVM_GET_TSC_KHZ, read as QEMU's vCPU property tsc-frequency";
+            } else {
+                // A build paced by a nominal 1 GHz TSC, only to measure the real frequency with.
+                qemu.guestTscHz = qemu.calibrate(qemu.buildGuest("calibration", options.dirtyWorkingSetMiB, 1e9));
+                qemu.guestTscSource = "measured: the guest's TSC against the host clock over 5 s";
+            }
             qemu.dirtyingKernel = qemu.buildGuest("dirtying", options.dirtyWorkingSetMiB, qemu.guestTscHz);
             report.line("QEMU: " + binary.version() + ", -machine microvm -accel " + qemu.accel
-                    + (qemu.accel.equals("kvm") ? "" : "   *** TCG: no usable /dev/kvm here ***")
-                    + String.format(Locale.ROOT, "; guest TSC %.1f MHz (measured against the host clock over 2 s)",
-                    qemu.guestTscHz / 1e6));
+                    + (qemu.accel.equals("kvm") ? "" : "   *** TCG" + (options.qemuAccel != null ? " (--qemu-accel)"
+                    : ": no usable /dev/kvm here") + " ***")
+                    + String.format(Locale.ROOT, "; guest TSC %.3f MHz (%s)", qemu.guestTscHz / 1e6,
+                    qemu.guestTscSource));
             return qemu;
         }
 
@@ -366,15 +382,27 @@ public class MigrationBench {
             }
         }
 
-        boolean boots(Path kernel) {
-            try (Instance probe = new Instance(kernel, 64, null)) {
-                return probe.awaitReady(Duration.ofSeconds(20));
+        /**
+         * Builds the idle guest and boots it once: null when it does not get to its loop (QEMU cannot run it with
+         * this accelerator); else the vCPU's TSC frequency that QEMU took from KVM (KVM_GET_TSC_KHZ), which its vCPU
+         * object shows as the property tsc-frequency; 0 when there is none (TCG).
+         */
+        Double bootIdle() {
+            idleKernel = buildGuest("idle", 0, 0);
+            try (Instance probe = new Instance(idleKernel, 64, null)) {
+                if (!probe.awaitReady(Duration.ofSeconds(20))) {
+                    return null;
+                }
+                Object cpus = probe.qmp.execute("query-cpus-fast", null);
+                Object path = Json.get(((List<?>) cpus).get(0), "qom-path");
+                Object hz = probe.qmp.execute("qom-get", "{\"path\":\"" + path + "\",\"property\":\"tsc-frequency\"}");
+                return hz instanceof Number n ? n.doubleValue() : 0.0;
             } catch (BenchFailure e) {
-                return false;
+                return null;
             }
         }
 
-        /** The guest's TSC frequency: its TSC (written after every batch) against the host's clock, 2 s apart. */
+        /** The guest's TSC frequency: its TSC (written after every batch) against the host's clock, 5 s apart. */
         double calibrate(Path kernel) {
             try (Instance guest = new Instance(kernel, 256, null)) {
                 if (!guest.awaitReady(Duration.ofSeconds(30))) {
@@ -384,7 +412,7 @@ public class MigrationBench {
                 long t1 = System.nanoTime();
                 long tsc1 = guest.mailbox()[2];
                 long t1b = System.nanoTime();
-                Bench.sleep(2000);
+                Bench.sleep(5000);
                 long t2 = System.nanoTime();
                 long tsc2 = guest.mailbox()[2];
                 long t2b = System.nanoTime();
