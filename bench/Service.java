@@ -75,7 +75,7 @@ final class Service {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new BenchFailure("the service " + name + " exited with " + process.exitValue() + " before it was ready");
+                throw new BenchFailure("the service " + name + " exited before it was ready: " + describeState());
             }
             try {
                 HttpResponse<Void> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/q/health/ready"))
@@ -91,7 +91,7 @@ final class Service {
             }
             Bench.sleep(200);
         }
-        throw new BenchFailure("the service " + name + " was not ready within " + timeout);
+        throw new BenchFailure("the service " + name + " was not ready within " + timeout + ": " + describeState());
     }
 
     String describeState() {
