@@ -1,19 +1,12 @@
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,9 +19,10 @@ import java.util.concurrent.TimeUnit;
  * Issue 3: how long quarkvm takes to start a VM through its REST API, next to how long QEMU takes to start and run
  * an equivalent tiny guest, and how much resident memory a running VM costs the service.
  *
- * <p>Run it through {@code bash bench/run} (builds the jar, installs QEMU if missing, cleans up); by hand:
- * {@code java bench/StartLatencyBench.java --work-dir=/tmp/x} from the repository root. Java 17 source launcher, JDK
- * only: java.net.http for the API and a 100-line JSON reader, so the bench needs nothing the project does not.
+ * <p>Run it through {@code bash bench/run} (builds the jar, installs QEMU if missing, compiles bench/, cleans up); by
+ * hand: {@code javac -d /tmp/c bench/*.java && java -cp /tmp/c StartLatencyBench --work-dir=/tmp/x} from the
+ * repository root. JDK only: java.net.http for the API and a 100-line JSON reader (Json.java, shared with the
+ * migration bench), so the bench needs nothing the project does not.
  *
  * <p>Everything it talks to is on this machine: the service it starts itself on free localhost ports, and QEMU child
  * processes. Every loop is bounded in count and in time.
@@ -39,10 +33,7 @@ public class StartLatencyBench {
     // Options: --name=value; defaults are what issue 3 asks for.
     // ---------------------------------------------------------------------------------------------------------------
 
-    static final class Options {
-        Path workDir;
-        Path jar = Path.of("target/quarkus-app/quarkus-run.jar");
-        Path results = Path.of("bench/results/latest.txt");
+    static final class Options extends BenchOptions {
         List<Integer> sizes = List.of(1, 4, 64);
         int runs = 15;
         int warmup = 3;
@@ -57,43 +48,42 @@ public class StartLatencyBench {
         /** jcmd GC.run before each RSS reading, so that heap garbage does not drown a few MiB per VM. */
         boolean gcBeforeRss = true;
 
+        Options() {
+            super(Path.of("bench/results/latest.txt"));
+        }
+
         static Options parse(String[] args) {
             Options o = new Options();
-            for (String arg : args) {
-                String[] kv = arg.replaceFirst("^--", "").split("=", 2);
-                String v = kv.length > 1 ? kv[1] : "true";
-                switch (kv[0]) {
-                    case "work-dir" -> o.workDir = Path.of(v);
-                    case "jar" -> o.jar = Path.of(v);
-                    case "results" -> o.results = Path.of(v);
-                    case "sizes" -> o.sizes = Arrays.stream(v.split(",")).map(String::trim).map(Integer::valueOf).toList();
-                    case "runs" -> o.runs = Integer.parseInt(v);
-                    case "warmup" -> o.warmup = Integer.parseInt(v);
-                    case "max-seconds-per-size" -> o.maxSecondsPerSize = Integer.parseInt(v);
-                    case "min-runs" -> o.minRuns = Integer.parseInt(v);
-                    case "memory-vms" -> o.memoryVms = Integer.parseInt(v);
-                    case "memory-mib" -> o.memoryMiB = Integer.parseInt(v);
-                    case "qemu-machine" -> o.qemuMachine = v;
-                    case "seabios-runs" -> o.seabiosRuns = Integer.parseInt(v);
-                    case "gc" -> o.gcBeforeRss = Boolean.parseBoolean(v);
-                    case "help" -> {
-                        System.out.println("options: --work-dir= --jar= --results= --sizes=1,4,64 --runs=15 --warmup=3"
-                                + " --max-seconds-per-size=240 --min-runs=5 --memory-vms=20 --memory-mib=16"
-                                + " --qemu-machine=microvm --seabios-runs=3 --gc=true");
-                        System.exit(0);
-                    }
-                    default -> throw new IllegalArgumentException("unknown option " + arg + " (try --help)");
-                }
-            }
+            o.read(args);
             o.minRuns = Math.min(o.minRuns, o.runs);
             return o;
         }
-    }
 
-    /** Something that makes the numbers meaningless: the request and the answer are printed, the bench stops. */
-    static final class BenchFailure extends RuntimeException {
-        BenchFailure(String message) {
-            super(message);
+        @Override
+        boolean set(String name, String value) {
+            switch (name) {
+                case "sizes" -> sizes = Arrays.stream(value.split(",")).map(String::trim).map(Integer::valueOf).toList();
+                case "runs" -> runs = Integer.parseInt(value);
+                case "warmup" -> warmup = Integer.parseInt(value);
+                case "max-seconds-per-size" -> maxSecondsPerSize = Integer.parseInt(value);
+                case "min-runs" -> minRuns = Integer.parseInt(value);
+                case "memory-vms" -> memoryVms = Integer.parseInt(value);
+                case "memory-mib" -> memoryMiB = Integer.parseInt(value);
+                case "qemu-machine" -> qemuMachine = value;
+                case "seabios-runs" -> seabiosRuns = Integer.parseInt(value);
+                case "gc" -> gcBeforeRss = Boolean.parseBoolean(value);
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        String usage() {
+            return "--sizes=1,4,64 --runs=15 --warmup=3"
+                    + " --max-seconds-per-size=240 --min-runs=5 --memory-vms=20 --memory-mib=16"
+                    + " --qemu-machine=microvm --seabios-runs=3 --gc=true";
         }
     }
 
@@ -108,13 +98,15 @@ public class StartLatencyBench {
         }
         Files.createDirectories(options.workDir);
         Report report = new Report();
-        report.header(options);
+        report.header("quarkvm start-latency bench (issue 3)", options.jar, options.workDir);
 
         Service service = null;
         int exitCode = 0;
         try {
             report.line("starting the service: " + options.jar);
-            service = Service.start(options);
+            int[] ports = Bench.freePorts(2); // HTTP, embedded PostgreSQL
+            service = Service.start(options.jar, options.workDir, "quarkvm", ports[0],
+                    List.of("-Dquarkvm.embedded-db.port=" + ports[1]), Map.of(), null);
             Service running = service;
             Runtime.getRuntime().addShutdownHook(new Thread(() -> running.stopQuietly()));
             report.line(String.format(Locale.ROOT, "service ready at %s (pid %d) after %.1f s", service.base,
@@ -143,7 +135,7 @@ public class StartLatencyBench {
             MemoryResult memory = measureMemory(api, service, options, report);
             QemuMemory qemuMemory = qemu == null ? null : qemu.memory(report);
 
-            boolean identityOk = report.summary(options, quarkvm, qemuFast, qemuSeabios, qemu, memory, qemuMemory);
+            boolean identityOk = summary(report, options, quarkvm, qemuFast, qemuSeabios, qemu, memory, qemuMemory);
             if (!identityOk) {
                 exitCode = 2;
             }
@@ -201,12 +193,12 @@ public class StartLatencyBench {
         if (metricBefore != null && metricAfter != null && metricAfter[0] > metricBefore[0]) {
             result.serviceMeanMs = (metricAfter[1] - metricBefore[1]) / (metricAfter[0] - metricBefore[0]) * 1000;
         }
-        report.line(String.format(Locale.ROOT, "  start ms: %s", formatSamples(result.samples)));
+        report.line(String.format(Locale.ROOT, "  start ms: %s", Bench.formatSamples(result.samples)));
         report.line(String.format(Locale.ROOT, "  service-side quarkvm.vm.start (reconciler took the start up → every"
                 + " boot vCPU reported), mean of %.0f: %.1f ms", metricAfter == null || metricBefore == null ? 0
                 : metricAfter[0] - metricBefore[0], result.serviceMeanMs));
         report.line(String.format(Locale.ROOT, "  last reportedAt persisted, ms after the request was sent: %s",
-                formatSamples(result.allReported)));
+                Bench.formatSamples(result.allReported)));
         for (String violation : result.identityViolations) {
             report.line("  IDENTITY CHECK FAILED: " + violation);
         }
@@ -223,7 +215,7 @@ public class StartLatencyBench {
         long t0 = System.nanoTime();
         Api.Reply start = api.call("POST", "/api/v1/vms/" + id + "/start?wait=30", null);
         long t1 = System.nanoTime();
-        if (start.status != 200 || !"RUNNING".equals(Json.get(start.json(), "phase"))) {
+        if (start.status() != 200 || !"RUNNING".equals(Json.get(start.json(), "phase"))) {
             throw new BenchFailure("expected 200 with \"phase\":\"RUNNING\":\n" + start);
         }
 
@@ -244,7 +236,7 @@ public class StartLatencyBench {
         }
 
         Api.Reply stop = api.call("POST", "/api/v1/vms/" + id + "/stop?wait=30", null);
-        if (stop.status != 200 || !"STOPPED".equals(Json.get(stop.json(), "phase"))) {
+        if (stop.status() != 200 || !"STOPPED".equals(Json.get(stop.json(), "phase"))) {
             throw new BenchFailure("expected 200 with \"phase\":\"STOPPED\":\n" + stop);
         }
         api.expect(204, "DELETE", "/api/v1/vms/" + id, null);
@@ -256,11 +248,11 @@ public class StartLatencyBench {
      */
     static double[] startMetric(Api api) {
         Api.Reply metrics = api.call("GET", "/q/metrics", null);
-        if (metrics.status != 200) {
+        if (metrics.status() != 200) {
             return null;
         }
         double count = Double.NaN, sum = Double.NaN;
-        for (String line : metrics.body.split("\n")) {
+        for (String line : metrics.body().split("\n")) {
             if (line.startsWith("quarkvm_vm_start_seconds_count ")) {
                 count = Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
             } else if (line.startsWith("quarkvm_vm_start_seconds_sum ")) {
@@ -307,7 +299,7 @@ public class StartLatencyBench {
             long deadline = System.nanoTime() + timeout.toNanos();
             IdentityCheck check = read(api, id, vcpus);
             while (!check.complete() && System.nanoTime() < deadline) {
-                sleep(50);
+                Bench.sleep(50);
                 check = read(api, id, vcpus);
             }
             return check;
@@ -321,7 +313,7 @@ public class StartLatencyBench {
     record ProcStatus(long vmRssKb, long rssAnonKb, long rssFileKb, long threads) {
         static ProcStatus of(long pid) {
             Map<String, Long> values = new HashMap<>();
-            for (String line : readLines(Path.of("/proc/" + pid + "/status"))) {
+            for (String line : Bench.readLines(Path.of("/proc/" + pid + "/status"))) {
                 String[] kv = line.split(":\\s+", 2);
                 if (kv.length == 2 && kv[1].matches("\\d+( kB)?")) {
                     values.put(kv[0], Long.parseLong(kv[1].replace(" kB", "")));
@@ -346,7 +338,7 @@ public class StartLatencyBench {
             List<Vma> vmas = new ArrayList<>();
             long start = 0, end = 0, inode = 0, rss = 0;
             String perms = "", path = "";
-            for (String line : readLines(Path.of("/proc/" + pid + "/smaps"))) {
+            for (String line : Bench.readLines(Path.of("/proc/" + pid + "/smaps"))) {
                 if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
                     String[] f = line.trim().split("\\s+", 6);
                     String[] range = f[0].split("-");
@@ -393,11 +385,11 @@ public class StartLatencyBench {
                 String id = (String) Json.get(api.expect(201, "POST", "/api/v1/vms", body).json(), "id");
                 ids.add(id);
                 Api.Reply start = api.call("POST", "/api/v1/vms/" + id + "/start?wait=30", null);
-                if (start.status != 200 || !"RUNNING".equals(Json.get(start.json(), "phase"))) {
+                if (start.status() != 200 || !"RUNNING".equals(Json.get(start.json(), "phase"))) {
                     throw new BenchFailure("expected 200 with \"phase\":\"RUNNING\":\n" + start);
                 }
             }
-            sleep(2000); // let every guest get through its first loop turns
+            Bench.sleep(2000); // let every guest get through its first loop turns
             ProcStatus after = settledStatus(service, options, report);
             List<Vma> vmasAfter = Vma.of(service.pid());
             HeapView heapAfter = HeapView.of(service.pid(), vmasAfter);
@@ -444,7 +436,7 @@ public class StartLatencyBench {
                 return null;
             }
             String info = ProcessResult.run(List.of(jcmd.toString(), Long.toString(pid), "GC.heap_info"),
-                    Duration.ofSeconds(60)).output;
+                    Duration.ofSeconds(60)).output();
             java.util.regex.Matcher m = java.util.regex.Pattern
                     .compile("heap\\s+total \\d+K, used (\\d+)K \\[0x([0-9a-f]+), 0x([0-9a-f]+)\\)").matcher(info);
             if (!m.find()) {
@@ -469,14 +461,14 @@ public class StartLatencyBench {
             if (Files.isExecutable(jcmd)) {
                 ProcessResult gc = ProcessResult.run(List.of(jcmd.toString(), Long.toString(service.pid()), "GC.run"),
                         Duration.ofSeconds(60));
-                if (gc.exitCode != 0) {
-                    report.line("  (jcmd GC.run failed: " + gc.output.strip() + ")");
+                if (gc.exitCode() != 0) {
+                    report.line("  (jcmd GC.run failed: " + gc.output().strip() + ")");
                 }
             } else {
                 report.line("  (no jcmd next to this java: RSS read without a GC first)");
             }
         }
-        sleep(1000);
+        Bench.sleep(1000);
         ProcStatus status = ProcStatus.of(service.pid());
         report.line(String.format(Locale.ROOT, "  VmRSS %d KiB, RssAnon %d KiB, RssFile %d KiB, %d threads",
                 status.vmRssKb, status.rssAnonKb, status.rssFileKb, status.threads));
@@ -587,12 +579,11 @@ public class StartLatencyBench {
         /** Finds QEMU, writes the guests and checks that KVM acceleration works for it (else TCG, labelled). */
         static Qemu prepare(Options options, Report report) {
             report.line("");
-            Optional<String> binary = which("qemu-system-x86_64");
+            Optional<QemuBinary> binary = QemuBinary.find();
             if (binary.isEmpty()) {
                 report.line("QEMU: qemu-system-x86_64 not found (bench/run installs it with apt-get): no QEMU anchor");
                 return null;
             }
-            ProcessResult version = ProcessResult.run(List.of(binary.get(), "--version"), Duration.ofSeconds(10));
             Path dir = options.workDir.resolve("qemu");
             try {
                 Files.createDirectories(dir);
@@ -604,17 +595,17 @@ public class StartLatencyBench {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            String firstLine = version.output.lines().findFirst().orElse("?");
+            String firstLine = binary.get().version();
             for (String accel : List.of("kvm", "tcg")) {
-                Qemu qemu = new Qemu(binary.get(), firstLine, accel, options.qemuMachine, options.memoryMiB, dir);
+                Qemu qemu = new Qemu(binary.get().path(), firstLine, accel, options.qemuMachine, options.memoryMiB, dir);
                 ProcessResult probe = ProcessResult.run(qemu.command(1, "smp1.rom"), Duration.ofSeconds(30));
-                if (probe.exitCode == 1) {
+                if (probe.exitCode() == 1) {
                     report.line("QEMU: " + firstLine + ", -machine " + qemu.machine + " -accel " + accel
                             + (accel.equals("kvm") ? "" : "   *** TCG: KVM acceleration did not work for QEMU here ***"));
                     return qemu;
                 }
-                report.line("QEMU with -accel " + accel + " did not run the guest (exit " + probe.exitCode + "): "
-                        + probe.output.strip());
+                report.line("QEMU with -accel " + accel + " did not run the guest (exit " + probe.exitCode() + "): "
+                        + probe.output().strip());
             }
             throw new BenchFailure("QEMU runs neither with KVM nor with TCG; see above");
         }
@@ -636,14 +627,14 @@ public class StartLatencyBench {
         LatencyResult measure(int vcpus, int warmup, int runs, Report report) {
             LatencyResult result = timeRuns(command(vcpus, "smp" + vcpus + ".rom"), warmup, runs, Duration.ofSeconds(60));
             report.line(String.format(Locale.ROOT, "QEMU %s, %d vCPU(s), %d timed runs after %d warm-up: %s", machine,
-                    vcpus, runs, warmup, formatSamples(result.samples)));
+                    vcpus, runs, warmup, Bench.formatSamples(result.samples)));
             return result;
         }
 
         LatencyResult measureSeabios(int vcpus, int runs, Report report) {
             LatencyResult result = timeRuns(seabiosCommand(vcpus), 0, runs, Duration.ofSeconds(120));
             report.line(String.format(Locale.ROOT, "QEMU pc + SeaBIOS + boot sector, %d vCPU(s), %d runs: %s", vcpus,
-                    runs, formatSamples(result.samples)));
+                    runs, Bench.formatSamples(result.samples)));
             return result;
         }
 
@@ -654,10 +645,10 @@ public class StartLatencyBench {
                 long t0 = System.nanoTime();
                 ProcessResult run = ProcessResult.run(command, timeout);
                 long t1 = System.nanoTime();
-                if (run.exitCode != 1) {
-                    throw new BenchFailure("QEMU did not exit through isa-debug-exit (exit " + run.exitCode
-                            + (run.timedOut ? ", timed out" : "") + "): " + String.join(" ", command) + "\n"
-                            + run.output.strip());
+                if (run.exitCode() != 1) {
+                    throw new BenchFailure("QEMU did not exit through isa-debug-exit (exit " + run.exitCode()
+                            + (run.timedOut() ? ", timed out" : "") + "): " + String.join(" ", command) + "\n"
+                            + run.output().strip());
                 }
                 if (i >= warmup) {
                     result.samples.add((t1 - t0) / 1e6);
@@ -673,7 +664,7 @@ public class StartLatencyBench {
             try {
                 process = new ProcessBuilder(command).redirectErrorStream(true)
                         .redirectOutput(dir.resolve("spin.log").toFile()).start();
-                sleep(1000);
+                Bench.sleep(1000);
                 if (!process.isAlive()) {
                     throw new BenchFailure("the spinning QEMU guest exited early (" + process.exitValue() + "): "
                             + Files.readString(dir.resolve("spin.log")));
@@ -701,7 +692,7 @@ public class StartLatencyBench {
             } finally {
                 if (process != null) {
                     process.destroyForcibly();
-                    waitFor(process, Duration.ofSeconds(10));
+                    Bench.waitFor(process, Duration.ofSeconds(10));
                 }
             }
         }
@@ -794,572 +785,107 @@ public class StartLatencyBench {
     }
 
     // ---------------------------------------------------------------------------------------------------------------
-    // The service process: started exactly as README.md says, on free ports and a throwaway data directory.
+    // Summary: the table, the goals, the raw samples; written with everything else to bench/results/latest.txt.
     // ---------------------------------------------------------------------------------------------------------------
 
-    static final class Service {
-        final Process process;
-        final Path log;
-        final String base;
-        double readySeconds;
-        String operatorToken;
-        private boolean stopped;
-
-        private Service(Process process, Path log, String base) {
-            this.process = process;
-            this.log = log;
-            this.base = base;
+    static boolean summary(Report report, Options options, Map<Integer, LatencyResult> quarkvm, Map<Integer, LatencyResult> qemuFast,
+                           Map<Integer, LatencyResult> qemuSeabios, Qemu qemu, MemoryResult memory, QemuMemory qemuMemory) {
+        boolean identityOk = true;
+        report.line("");
+        report.line("=================================================================================================");
+        report.line("RESULTS   (load average now " + Bench.firstLine(Path.of("/proc/loadavg")) + ")");
+        report.line("quarkvm: POST /api/v1/vms/{id}/start?wait=30 until 200 \"phase\":\"RUNNING\", client wall time");
+        report.line("QEMU:    spawn of qemu-system-x86_64 until it exits, " + (qemu == null ? "n/a"
+                : "-machine " + qemu.machine + " -accel " + qemu.accel.toUpperCase(Locale.ROOT)
+                + ", generated 64 KiB -bios image that starts every vCPU (" + qemu.version + ")"));
+        report.line("");
+        report.line(String.format(Locale.ROOT, "%6s | %12s %9s %5s | %12s %9s %5s | %7s | %s", "vCPUs", "quarkvm med",
+                "p90", "runs", "QEMU med", "p90", "runs", "ratio", "last reportedAt (med) / identity check"));
+        report.line("-------+------------------------------+------------------------------+---------+----------------------");
+        for (int vcpus : quarkvm.keySet()) {
+            LatencyResult q = quarkvm.get(vcpus);
+            LatencyResult e = qemuFast.get(vcpus);
+            String ratio = e == null || e.samples.isEmpty() ? "n/a"
+                    : String.format(Locale.ROOT, "%.3f", Bench.median(q.samples) / Bench.median(e.samples));
+            String check = q.identityViolations.isEmpty() ? "ok (" + q.samples.size() + "/" + q.samples.size() + ")"
+                    : "FAILED in " + q.identityViolations.size() + "/" + q.samples.size() + " runs";
+            identityOk &= q.identityViolations.isEmpty();
+            report.line(String.format(Locale.ROOT, "%6d | %9.1f ms %6.1f ms %5d | %9s ms %6s ms %5s | %7s | %s ms / %s",
+                    vcpus, Bench.median(q.samples), Bench.p90(q.samples), q.samples.size(),
+                    e == null ? "n/a" : String.format(Locale.ROOT, "%.1f", Bench.median(e.samples)),
+                    e == null ? "n/a" : String.format(Locale.ROOT, "%.1f", Bench.p90(e.samples)),
+                    e == null ? "0" : Integer.toString(e.samples.size()), ratio,
+                    q.allReported.isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.1f", Bench.median(q.allReported)),
+                    check));
         }
-
-        long pid() {
-            return process.pid();
+        StringBuilder serviceSide = new StringBuilder("quarkvm service-side (its quarkvm.vm.start timer: reconciler"
+                + " took the start up → every boot vCPU reported), mean ms:");
+        quarkvm.forEach((vcpus, r) -> serviceSide.append(String.format(Locale.ROOT, "  %d vCPU %.1f", vcpus,
+                r.serviceMeanMs)));
+        report.line(serviceSide.toString());
+        if (!qemuSeabios.isEmpty()) {
+            StringBuilder context = new StringBuilder("QEMU pc + SeaBIOS + 512-byte boot sector on an IDE disk"
+                    + " (context only, not in the ratio), median ms:");
+            qemuSeabios.forEach((vcpus, r) -> context.append(String.format(Locale.ROOT, "  %d vCPU %.0f (%d runs)",
+                    vcpus, Bench.median(r.samples), r.samples.size())));
+            report.line(context.toString());
         }
-
-        static Service start(Options options) throws IOException {
-            int databasePort;
-            int httpPort;
-            try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) { // both open: distinct
-                databasePort = a.getLocalPort();
-                httpPort = b.getLocalPort();
-            }
-            Path work = options.workDir.toAbsolutePath();
-            List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Dquarkvm.data-dir=" + work.resolve("data"), "-Dquarkvm.embedded-db.port=" + databasePort,
-                    "-Dquarkus.http.port=" + httpPort,
-                    // a crash report goes to the work directory, not into the repository
-                    "-XX:ErrorFile=" + work.resolve("hs_err_pid%p.log"),
-                    "-jar", options.jar.toAbsolutePath().toString());
-            Path log = work.resolve("service.log");
-            ProcessBuilder builder = new ProcessBuilder(command).directory(work.toFile()).redirectErrorStream(true)
-                    .redirectOutput(log.toFile());
-            builder.environment().remove("QUARKUS_DATASOURCE_JDBC_URL"); // always the embedded, throwaway database
-            long t0 = System.nanoTime();
-            Service service = new Service(builder.start(), log, "http://localhost:" + httpPort);
-            // bench/run's exit trap reads this to stop the service if this JVM dies without its shutdown hook
-            Files.writeString(work.resolve("service.pid"), Long.toString(service.pid()));
-            service.awaitReady(Duration.ofSeconds(120));
-            service.readySeconds = (System.nanoTime() - t0) / 1e9;
-            // the operator token the service generates on its first start (README.md, "Authentication")
-            service.operatorToken = Files.readString(work.resolve("data").resolve("operator.token")).strip();
-            return service;
+        report.line("");
+        LatencyResult four = quarkvm.get(4);
+        if (four != null) {
+            double m = Bench.median(four.samples);
+            report.line(String.format(Locale.ROOT, "goal: 4 vCPUs median <= 15 ms ............ %.1f ms  %s", m,
+                    m <= 15 ? "MET" : "NOT MET"));
         }
-
-        private void awaitReady(Duration timeout) {
-            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (System.nanoTime() < deadline) {
-                if (!process.isAlive()) {
-                    throw new BenchFailure("the service exited with " + process.exitValue() + " before it was ready");
-                }
-                try {
-                    HttpResponse<Void> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/q/health/ready"))
-                            .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding());
-                    if (ready.statusCode() == 200) {
-                        return;
-                    }
-                } catch (IOException notListeningYet) {
-                    // keep polling
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new BenchFailure("interrupted");
-                }
-                sleep(200);
-            }
-            throw new BenchFailure("the service was not ready within " + timeout);
-        }
-
-        String describeState() {
-            String state = process.isAlive() ? "the service (pid " + pid() + ") is still running"
-                    : "THE SERVICE PROCESS IS GONE: exit status " + process.exitValue()
-                            + (process.exitValue() > 128 ? " (signal " + (process.exitValue() - 128) + ")" : "");
-            return state + "; last lines of " + log + ":\n" + tail(log, 30);
-        }
-
-        /** SIGTERM (Process.destroy), as systemd would; SIGKILL only if it is still there after 60 s. */
-        synchronized String stop() {
-            if (stopped) {
-                return "";
-            }
-            stopped = true;
-            if (!process.isAlive()) {
-                return "service had already exited with " + process.exitValue();
-            }
-            process.destroy();
-            if (waitFor(process, Duration.ofSeconds(60))) {
-                return "service stopped (SIGTERM), exit status " + process.exitValue();
-            }
-            process.destroyForcibly();
-            waitFor(process, Duration.ofSeconds(10));
-            return "service did NOT stop within 60 s of SIGTERM; killed";
-        }
-
-        void stopQuietly() {
-            stop();
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // HTTP: one keep-alive HTTP/1.1 client on localhost; a service that died is reported as such.
-    // ---------------------------------------------------------------------------------------------------------------
-
-    static final class Api {
-        record Reply(String method, String uri, String requestBody, int status, String body) {
-            Object json() {
-                return Json.parse(body);
-            }
-
-            @Override
-            public String toString() {
-                return "  request:  " + method + " " + uri + (requestBody == null ? "" : " " + requestBody)
-                        + "\n  response: " + status + " " + body;
+        for (int vcpus : quarkvm.keySet()) {
+            LatencyResult e = qemuFast.get(vcpus);
+            if (e != null && !e.samples.isEmpty()) {
+                double r = Bench.median(quarkvm.get(vcpus).samples) / Bench.median(e.samples);
+                report.line(String.format(Locale.ROOT, "goal: ratio quarkvm/QEMU <= 0.2, %2d vCPUs .. %.3f    %s", vcpus, r,
+                        r <= 0.2 ? "MET" : "NOT MET"));
             }
         }
-
-        final Service service;
-        final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5)).build();
-
-        Api(Service service) {
-            this.service = service;
-        }
-
-        Reply call(String method, String path, String body) {
-            URI uri = URI.create(service.base + path);
-            HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(90))
-                    .header("Content-Type", "application/json")
-                    .header("Authorization", "Bearer " + service.operatorToken)
-                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                            : HttpRequest.BodyPublishers.ofString(body)).build();
-            try {
-                HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
-                return new Reply(method, uri.toString(), body, response.statusCode(), response.body());
-            } catch (IOException e) {
-                throw new BenchFailure(method + " " + uri + " failed: " + e + "\n" + service.describeState());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new BenchFailure("interrupted");
+        if (memory != null) {
+            long dRss = memory.after.vmRssKb - memory.before.vmRssKb;
+            long dAnon = memory.after.rssAnonKb - memory.before.rssAnonKb;
+            double perVm = memory.perVmKb(dRss) / 1024;
+            report.line("");
+            report.line(String.format(Locale.ROOT, "memory, %d running 1-vCPU VMs of %d MiB: VmRSS %+d KiB, RssAnon %+d KiB,"
+                            + " threads %+d; guest pages touched %d KiB (%s)", memory.vms, options.memoryMiB, dRss,
+                    dAnon, memory.after.threads - memory.before.threads, memory.guestTouchedKb,
+                    memory.guestMappingsFound == memory.vms ? "measured" : "upper bound"));
+            report.line(String.format(Locale.ROOT, "goal: per VM beyond guest pages <= 2 MiB ... VmRSS %.2f MiB  %s"
+                            + "   (RssAnon: %.2f MiB)", perVm, perVm <= 2 ? "MET" : "NOT MET",
+                    memory.perVmKb(dAnon) / 1024));
+            if (memory.heapBefore != null && memory.heapAfter != null) {
+                long dOutside = memory.heapAfter.rssOutsideHeapKb - memory.heapBefore.rssOutsideHeapKb;
+                long dUsed = memory.heapAfter.heapUsedKb - memory.heapBefore.heapUsedKb;
+                report.line(String.format(Locale.ROOT, "  cross-check without G1's committed-heap noise: RSS outside the"
+                                + " Java heap %+d KiB, live heap after GC %+d KiB → per VM %.2f MiB beyond guest pages",
+                        dOutside, dUsed, memory.perVmKb(dOutside + dUsed) / 1024));
             }
         }
-
-        Reply expect(int status, String method, String path, String body) {
-            Reply reply = call(method, path, body);
-            if (reply.status != status) {
-                throw new BenchFailure("expected " + status + ":\n" + reply);
-            }
-            return reply;
+        if (qemuMemory != null) {
+            report.line(String.format(Locale.ROOT, "QEMU beside it: one running 1-vCPU %d-MiB QEMU: VmRSS %.1f MiB, RssAnon"
+                            + " %.1f MiB; beyond its guest RAM (%d KiB resident) %.1f MiB", options.memoryMiB,
+                    qemuMemory.status.vmRssKb / 1024.0, qemuMemory.status.rssAnonKb / 1024.0,
+                    qemuMemory.guestTouchedKb, (qemuMemory.status.vmRssKb - qemuMemory.guestTouchedKb) / 1024.0));
         }
-    }
-
-    /** A minimal JSON reader: objects become maps, arrays lists, numbers BigDecimal-free doubles or longs. */
-    static final class Json {
-        private final String s;
-        private int i;
-
-        private Json(String s) {
-            this.s = s;
+        report.line("");
+        report.line("last reportedAt: the boot's latest guest-identity reportedAt minus the moment the start request was"
+                + " sent (the service stamps it when it persists the report)");
+        if (!identityOk) {
+            report.line("*** IDENTITY CHECK FAILED: start?wait=30 answered 200 RUNNING while GET .../guest-identity still"
+                    + " showed boot vCPUs with reportedAt null (details above); the bench exits with status 2 ***");
         }
-
-        static Object parse(String text) {
-            Json p = new Json(text);
-            Object value = p.value();
-            p.ws();
-            if (p.i != text.length()) {
-                throw new BenchFailure("trailing characters in JSON: " + text);
-            }
-            return value;
-        }
-
-        /** {@code get(json, "a")}: the field of an object, or null. */
-        static Object get(Object json, String field) {
-            return json instanceof Map<?, ?> map ? map.get(field) : null;
-        }
-
-        private void ws() {
-            while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
-                i++;
+        report.line("=================================================================================================");
+        report.line("raw start samples, ms (quarkvm / QEMU):");
+        for (int vcpus : quarkvm.keySet()) {
+            report.line("  " + vcpus + " vCPU quarkvm: " + Bench.joinSamples(quarkvm.get(vcpus).samples));
+            if (qemuFast.get(vcpus) != null) {
+                report.line("  " + vcpus + " vCPU QEMU:    " + Bench.joinSamples(qemuFast.get(vcpus).samples));
             }
         }
-
-        private Object value() {
-            ws();
-            if (i >= s.length()) {
-                throw new BenchFailure("unexpected end of JSON: " + s);
-            }
-            char c = s.charAt(i);
-            switch (c) {
-                case '{': {
-                    Map<String, Object> map = new LinkedHashMap<>();
-                    i++;
-                    ws();
-                    if (s.charAt(i) == '}') {
-                        i++;
-                        return map;
-                    }
-                    while (true) {
-                        ws();
-                        String key = string();
-                        ws();
-                        expect(':');
-                        map.put(key, value());
-                        ws();
-                        if (s.charAt(i) == ',') {
-                            i++;
-                        } else {
-                            expect('}');
-                            return map;
-                        }
-                    }
-                }
-                case '[': {
-                    List<Object> list = new ArrayList<>();
-                    i++;
-                    ws();
-                    if (s.charAt(i) == ']') {
-                        i++;
-                        return list;
-                    }
-                    while (true) {
-                        list.add(value());
-                        ws();
-                        if (s.charAt(i) == ',') {
-                            i++;
-                        } else {
-                            expect(']');
-                            return list;
-                        }
-                    }
-                }
-                case '"':
-                    return string();
-                case 't':
-                    return literal("true", Boolean.TRUE);
-                case 'f':
-                    return literal("false", Boolean.FALSE);
-                case 'n':
-                    return literal("null", null);
-                default: {
-                    int start = i;
-                    while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
-                        i++;
-                    }
-                    String number = s.substring(start, i);
-                    if (number.isEmpty()) {
-                        throw new BenchFailure("bad JSON at " + start + ": " + s);
-                    }
-                    return number.matches("-?\\d+") ? (Object) Long.parseLong(number) : (Object) Double.parseDouble(number);
-                }
-            }
-        }
-
-        private String string() {
-            expect('"');
-            StringBuilder out = new StringBuilder();
-            while (s.charAt(i) != '"') {
-                char c = s.charAt(i++);
-                if (c == '\\') {
-                    char e = s.charAt(i++);
-                    switch (e) {
-                        case 'n' -> out.append('\n');
-                        case 't' -> out.append('\t');
-                        case 'r' -> out.append('\r');
-                        case 'b' -> out.append('\b');
-                        case 'f' -> out.append('\f');
-                        case 'u' -> {
-                            out.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                            i += 4;
-                        }
-                        default -> out.append(e);
-                    }
-                } else {
-                    out.append(c);
-                }
-            }
-            i++;
-            return out.toString();
-        }
-
-        private Object literal(String word, Object value) {
-            if (!s.startsWith(word, i)) {
-                throw new BenchFailure("bad JSON at " + i + ": " + s);
-            }
-            i += word.length();
-            return value;
-        }
-
-        private void expect(char c) {
-            if (i >= s.length() || s.charAt(i) != c) {
-                throw new BenchFailure("expected '" + c + "' at " + i + " in JSON: " + s);
-            }
-            i++;
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // Report: printed as it goes, the summary table at the end, all of it written to bench/results/latest.txt.
-    // ---------------------------------------------------------------------------------------------------------------
-
-    static final class Report {
-        private final StringBuilder text = new StringBuilder();
-
-        void line(String line) {
-            if (line.isEmpty() && text.length() == 0) {
-                return;
-            }
-            System.out.println(line);
-            System.out.flush();
-            text.append(line).append('\n');
-        }
-
-        void header(Options options) {
-            line("quarkvm start-latency bench (issue 3), " + Instant.now());
-            line("host: " + Runtime.getRuntime().availableProcessors() + " CPUs, kernel "
-                    + firstLine(Path.of("/proc/sys/kernel/osrelease")) + ", load average "
-                    + firstLine(Path.of("/proc/loadavg")) + "; java " + System.getProperty("java.version"));
-            line("repository: " + ProcessResult.run(List.of("git", "log", "-1", "--format=%h %s"),
-                    Duration.ofSeconds(10)).output.strip() + dirtyNote());
-            try {
-                line("jar: " + options.jar + " built " + Files.getLastModifiedTime(options.jar));
-            } catch (IOException e) {
-                line("jar: " + options.jar + " (missing: " + e.getMessage() + ")");
-            }
-            line("work dir: " + options.workDir);
-        }
-
-        private static String dirtyNote() {
-            String status = ProcessResult.run(List.of("git", "status", "--porcelain", "--", "src", "pom.xml"),
-                    Duration.ofSeconds(10)).output.strip();
-            return status.isEmpty() ? "" : " (src/ has uncommitted changes: the jar may contain them)";
-        }
-
-        boolean summary(Options options, Map<Integer, LatencyResult> quarkvm, Map<Integer, LatencyResult> qemuFast,
-                        Map<Integer, LatencyResult> qemuSeabios, Qemu qemu, MemoryResult memory, QemuMemory qemuMemory) {
-            boolean identityOk = true;
-            line("");
-            line("=================================================================================================");
-            line("RESULTS   (load average now " + firstLine(Path.of("/proc/loadavg")) + ")");
-            line("quarkvm: POST /api/v1/vms/{id}/start?wait=30 until 200 \"phase\":\"RUNNING\", client wall time");
-            line("QEMU:    spawn of qemu-system-x86_64 until it exits, " + (qemu == null ? "n/a"
-                    : "-machine " + qemu.machine + " -accel " + qemu.accel.toUpperCase(Locale.ROOT)
-                    + ", generated 64 KiB -bios image that starts every vCPU (" + qemu.version + ")"));
-            line("");
-            line(String.format(Locale.ROOT, "%6s | %12s %9s %5s | %12s %9s %5s | %7s | %s", "vCPUs", "quarkvm med",
-                    "p90", "runs", "QEMU med", "p90", "runs", "ratio", "last reportedAt (med) / identity check"));
-            line("-------+------------------------------+------------------------------+---------+----------------------");
-            for (int vcpus : quarkvm.keySet()) {
-                LatencyResult q = quarkvm.get(vcpus);
-                LatencyResult e = qemuFast.get(vcpus);
-                String ratio = e == null || e.samples.isEmpty() ? "n/a"
-                        : String.format(Locale.ROOT, "%.3f", median(q.samples) / median(e.samples));
-                String check = q.identityViolations.isEmpty() ? "ok (" + q.samples.size() + "/" + q.samples.size() + ")"
-                        : "FAILED in " + q.identityViolations.size() + "/" + q.samples.size() + " runs";
-                identityOk &= q.identityViolations.isEmpty();
-                line(String.format(Locale.ROOT, "%6d | %9.1f ms %6.1f ms %5d | %9s ms %6s ms %5s | %7s | %s ms / %s",
-                        vcpus, median(q.samples), p90(q.samples), q.samples.size(),
-                        e == null ? "n/a" : String.format(Locale.ROOT, "%.1f", median(e.samples)),
-                        e == null ? "n/a" : String.format(Locale.ROOT, "%.1f", p90(e.samples)),
-                        e == null ? "0" : Integer.toString(e.samples.size()), ratio,
-                        q.allReported.isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.1f", median(q.allReported)),
-                        check));
-            }
-            StringBuilder serviceSide = new StringBuilder("quarkvm service-side (its quarkvm.vm.start timer: reconciler"
-                    + " took the start up → every boot vCPU reported), mean ms:");
-            quarkvm.forEach((vcpus, r) -> serviceSide.append(String.format(Locale.ROOT, "  %d vCPU %.1f", vcpus,
-                    r.serviceMeanMs)));
-            line(serviceSide.toString());
-            if (!qemuSeabios.isEmpty()) {
-                StringBuilder context = new StringBuilder("QEMU pc + SeaBIOS + 512-byte boot sector on an IDE disk"
-                        + " (context only, not in the ratio), median ms:");
-                qemuSeabios.forEach((vcpus, r) -> context.append(String.format(Locale.ROOT, "  %d vCPU %.0f (%d runs)",
-                        vcpus, median(r.samples), r.samples.size())));
-                line(context.toString());
-            }
-            line("");
-            LatencyResult four = quarkvm.get(4);
-            if (four != null) {
-                double m = median(four.samples);
-                line(String.format(Locale.ROOT, "goal: 4 vCPUs median <= 15 ms ............ %.1f ms  %s", m,
-                        m <= 15 ? "MET" : "NOT MET"));
-            }
-            for (int vcpus : quarkvm.keySet()) {
-                LatencyResult e = qemuFast.get(vcpus);
-                if (e != null && !e.samples.isEmpty()) {
-                    double r = median(quarkvm.get(vcpus).samples) / median(e.samples);
-                    line(String.format(Locale.ROOT, "goal: ratio quarkvm/QEMU <= 0.2, %2d vCPUs .. %.3f    %s", vcpus, r,
-                            r <= 0.2 ? "MET" : "NOT MET"));
-                }
-            }
-            if (memory != null) {
-                long dRss = memory.after.vmRssKb - memory.before.vmRssKb;
-                long dAnon = memory.after.rssAnonKb - memory.before.rssAnonKb;
-                double perVm = memory.perVmKb(dRss) / 1024;
-                line("");
-                line(String.format(Locale.ROOT, "memory, %d running 1-vCPU VMs of %d MiB: VmRSS %+d KiB, RssAnon %+d KiB,"
-                                + " threads %+d; guest pages touched %d KiB (%s)", memory.vms, options.memoryMiB, dRss,
-                        dAnon, memory.after.threads - memory.before.threads, memory.guestTouchedKb,
-                        memory.guestMappingsFound == memory.vms ? "measured" : "upper bound"));
-                line(String.format(Locale.ROOT, "goal: per VM beyond guest pages <= 2 MiB ... VmRSS %.2f MiB  %s"
-                                + "   (RssAnon: %.2f MiB)", perVm, perVm <= 2 ? "MET" : "NOT MET",
-                        memory.perVmKb(dAnon) / 1024));
-                if (memory.heapBefore != null && memory.heapAfter != null) {
-                    long dOutside = memory.heapAfter.rssOutsideHeapKb - memory.heapBefore.rssOutsideHeapKb;
-                    long dUsed = memory.heapAfter.heapUsedKb - memory.heapBefore.heapUsedKb;
-                    line(String.format(Locale.ROOT, "  cross-check without G1's committed-heap noise: RSS outside the"
-                                    + " Java heap %+d KiB, live heap after GC %+d KiB → per VM %.2f MiB beyond guest pages",
-                            dOutside, dUsed, memory.perVmKb(dOutside + dUsed) / 1024));
-                }
-            }
-            if (qemuMemory != null) {
-                line(String.format(Locale.ROOT, "QEMU beside it: one running 1-vCPU %d-MiB QEMU: VmRSS %.1f MiB, RssAnon"
-                                + " %.1f MiB; beyond its guest RAM (%d KiB resident) %.1f MiB", options.memoryMiB,
-                        qemuMemory.status.vmRssKb / 1024.0, qemuMemory.status.rssAnonKb / 1024.0,
-                        qemuMemory.guestTouchedKb, (qemuMemory.status.vmRssKb - qemuMemory.guestTouchedKb) / 1024.0));
-            }
-            line("");
-            line("last reportedAt: the boot's latest guest-identity reportedAt minus the moment the start request was"
-                    + " sent (the service stamps it when it persists the report)");
-            if (!identityOk) {
-                line("*** IDENTITY CHECK FAILED: start?wait=30 answered 200 RUNNING while GET .../guest-identity still"
-                        + " showed boot vCPUs with reportedAt null (details above); the bench exits with status 2 ***");
-            }
-            line("=================================================================================================");
-            line("raw start samples, ms (quarkvm / QEMU):");
-            for (int vcpus : quarkvm.keySet()) {
-                line("  " + vcpus + " vCPU quarkvm: " + joinSamples(quarkvm.get(vcpus).samples));
-                if (qemuFast.get(vcpus) != null) {
-                    line("  " + vcpus + " vCPU QEMU:    " + joinSamples(qemuFast.get(vcpus).samples));
-                }
-            }
-            return identityOk;
-        }
-
-        void write(Path path) {
-            try {
-                Files.createDirectories(path.toAbsolutePath().getParent());
-                Files.writeString(path, text.toString());
-                System.out.println("(written to " + path + ")");
-            } catch (IOException e) {
-                System.err.println("could not write " + path + ": " + e);
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // Small helpers.
-    // ---------------------------------------------------------------------------------------------------------------
-
-    record ProcessResult(int exitCode, boolean timedOut, String output) {
-        /** Runs a command to completion (killed after {@code timeout}); stdout and stderr together. */
-        static ProcessResult run(List<String> command, Duration timeout) {
-            Path out = null;
-            try {
-                out = Files.createTempFile("bench-cmd", ".out");
-                Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-                boolean done = waitFor(p, timeout);
-                if (!done) {
-                    p.destroyForcibly();
-                    waitFor(p, Duration.ofSeconds(10));
-                }
-                return new ProcessResult(done ? p.exitValue() : -1, !done, Files.readString(out));
-            } catch (IOException e) {
-                return new ProcessResult(-1, false, e.toString());
-            } finally {
-                if (out != null) {
-                    try {
-                        Files.deleteIfExists(out);
-                    } catch (IOException ignored) {
-                        // a temp file
-                    }
-                }
-            }
-        }
-    }
-
-    static boolean waitFor(Process process, Duration timeout) {
-        try {
-            return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
-    static Optional<String> which(String program) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            Path candidate = Path.of(dir, program);
-            if (Files.isExecutable(candidate)) {
-                return Optional.of(candidate.toString());
-            }
-        }
-        return Optional.empty();
-    }
-
-    static double median(List<Double> samples) {
-        if (samples.isEmpty()) {
-            return Double.NaN;
-        }
-        List<Double> sorted = new ArrayList<>(samples);
-        Collections.sort(sorted);
-        int n = sorted.size();
-        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
-    }
-
-    /** Nearest-rank 90th percentile. */
-    static double p90(List<Double> samples) {
-        if (samples.isEmpty()) {
-            return Double.NaN;
-        }
-        List<Double> sorted = new ArrayList<>(samples);
-        Collections.sort(sorted);
-        return sorted.get((int) Math.ceil(0.9 * sorted.size()) - 1);
-    }
-
-    static String formatSamples(List<Double> samples) {
-        if (samples.isEmpty()) {
-            return "no samples";
-        }
-        return String.format(Locale.ROOT, "median %.1f, p90 %.1f, min %.1f, max %.1f (n=%d)", median(samples),
-                p90(samples), Collections.min(samples), Collections.max(samples), samples.size());
-    }
-
-    static String joinSamples(List<Double> samples) {
-        StringBuilder out = new StringBuilder();
-        for (double s : samples) {
-            out.append(String.format(Locale.ROOT, "%.1f ", s));
-        }
-        return out.toString().strip();
-    }
-
-    static List<String> readLines(Path path) {
-        try {
-            return Files.readAllLines(path, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    static String firstLine(Path path) {
-        try {
-            return Files.readAllLines(path).get(0).strip();
-        } catch (IOException | IndexOutOfBoundsException e) {
-            return "?";
-        }
-    }
-
-    static String tail(Path path, int lines) {
-        try {
-            List<String> all = Files.readAllLines(path, StandardCharsets.ISO_8859_1);
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(" + e + ")";
-        }
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new BenchFailure("interrupted");
-        }
+        return identityOk;
     }
 }
