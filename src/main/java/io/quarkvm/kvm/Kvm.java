@@ -36,6 +36,12 @@ public final class Kvm extends FdHandle implements Hypervisor {
         return kvm;
     }
 
+    /** What logs and test output name this backend by (the emulated one says "emulated (Unicorn ...)"). */
+    @Override
+    public String toString() {
+        return "KVM (API " + API_VERSION + ")";
+    }
+
     /** A handle on an arbitrary descriptor: only for tests of the error paths. */
     static Kvm onDescriptor(int fd) {
         return new Kvm(fd);
