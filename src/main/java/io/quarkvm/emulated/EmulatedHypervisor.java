@@ -12,6 +12,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
 import jnr.ffi.byref.PointerByReference;
@@ -36,11 +39,22 @@ public final class EmulatedHypervisor implements Hypervisor {
     /** vCPUs per VM, as KVM_CAP_MAX_VCPUS would say; the guest layout holds 1024. */
     static final int MAX_VCPUS = 1024;
 
+    /**
+     * How long the TSC is measured against the host clock: a sample's uncertainty is about a microsecond (one
+     * uc_emu_start between two clock readings), so the rate comes out within a few tens of ppm.
+     */
+    private static final long TSC_MEASUREMENT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** A sample whose clock readings lie further apart than this was preempted, and is taken again. */
+    private static final long TSC_SAMPLE_MAX_NANOS = TimeUnit.MICROSECONDS.toNanos(20);
+    private static final int TSC_SAMPLE_ATTEMPTS = 1000;
+
     private final Unicorn unicorn;
+    private final int tscKhz;
     private final List<CpuidEntry> supportedCpuid;
 
-    private EmulatedHypervisor(Unicorn unicorn) {
-        this.unicorn = unicorn;
+    private EmulatedHypervisor(Library.Loaded loaded) {
+        this.unicorn = loaded.unicorn();
+        this.tscKhz = loaded.tscKhz();
         this.supportedCpuid = List.copyOf(measureCpuid(unicorn));
     }
 
@@ -62,12 +76,18 @@ public final class EmulatedHypervisor implements Hypervisor {
         return new EmulatedHypervisor(Library.get(library));
     }
 
-    /** Each library loaded once per JVM: dlopen keeps it anyway. */
+    /** Each library loaded once per JVM (dlopen keeps it anyway), and the host's TSC rate measured once with it. */
     private static final class Library {
-        private static final Map<String, Unicorn> LOADED = new HashMap<>();
+        private static final Map<String, Loaded> LOADED = new HashMap<>();
 
-        static synchronized Unicorn get(String library) {
-            return LOADED.computeIfAbsent(library, EmulatedHypervisor::load);
+        record Loaded(Unicorn unicorn, int tscKhz) {
+        }
+
+        static synchronized Loaded get(String library) {
+            return LOADED.computeIfAbsent(library, name -> {
+                Unicorn unicorn = load(name);
+                return new Loaded(unicorn, measureTscKhz(unicorn));
+            });
         }
     }
 
@@ -104,10 +124,10 @@ public final class EmulatedHypervisor implements Hypervisor {
         return switch (capability) {
             case NR_VCPUS, MAX_VCPUS -> MAX_VCPUS;
             case MAX_VCPU_ID -> MAX_VCPU_ID;
-            case IMMEDIATE_EXIT, X86_USER_SPACE_MSR, X86_MSR_FILTER, XSAVE, VCPU_EVENTS -> 1;
+            case IMMEDIATE_EXIT, X86_USER_SPACE_MSR, X86_MSR_FILTER, XSAVE, VCPU_EVENTS, GET_TSC_KHZ -> 1;
             case XSAVE2 -> KvmXsave.SIZE;
-            // No APIC, no XCR0 (its CPU has no XSAVE), no TSC rate: see EmulatedVcpu.
-            case HYPERV, HYPERV_VP_INDEX, IRQCHIP, XCRS, TSC_CONTROL, GET_TSC_KHZ -> 0;
+            // No APIC, no XCR0 (its CPU has no XSAVE), no other TSC rate than the host's: see EmulatedVcpu.
+            case HYPERV, HYPERV_VP_INDEX, IRQCHIP, XCRS, TSC_CONTROL -> 0;
         };
     }
 
@@ -119,7 +139,7 @@ public final class EmulatedHypervisor implements Hypervisor {
 
     @Override
     public HypervisorVm createVm() {
-        return new EmulatedVm(unicorn);
+        return new EmulatedVm(unicorn, tscKhz);
     }
 
     @Override
@@ -132,15 +152,26 @@ public final class EmulatedHypervisor implements Hypervisor {
         return "emulated (Unicorn " + (unicorn.uc_version(null, null) >>> 24) + ", " + LIBRARY + ")";
     }
 
-    /** Runs CPUID in a scratch engine for every leaf the emulated CPU reports. */
-    private static List<CpuidEntry> measureCpuid(Unicorn unicorn) {
+    /**
+     * Runs {@code measure} with a scratch engine whose page at address 0 holds {@code instruction}, which
+     * {@code uc_emu_start(engine, 0, -1, 0, 1)} executes once.
+     */
+    private static <T> T withScratchEngine(Unicorn unicorn, byte[] instruction, Function<Pointer, T> measure) {
         PointerByReference handle = new PointerByReference();
         check(unicorn, "uc_open", unicorn.uc_open(Unicorn.ARCH_X86, Unicorn.MODE_64, handle));
         Pointer engine = handle.getValue();
         try (NativeMapping page = NativeMapping.anonymous(4096)) {
-            page.pointer().putByte(0, (byte) 0x0F); // CPUID = 0F A2
-            page.pointer().putByte(1, (byte) 0xA2);
+            page.pointer().put(0, instruction, 0, instruction.length);
             check(unicorn, "uc_mem_map_ptr", unicorn.uc_mem_map_ptr(engine, 0, 4096, Unicorn.PROT_ALL, page.address()));
+            return measure.apply(engine);
+        } finally {
+            unicorn.uc_close(engine);
+        }
+    }
+
+    /** Runs CPUID in a scratch engine for every leaf the emulated CPU reports. */
+    private static List<CpuidEntry> measureCpuid(Unicorn unicorn) {
+        return withScratchEngine(unicorn, new byte[] {0x0F, (byte) 0xA2}, engine -> { // CPUID = 0F A2
             Pointer value = Posix.allocate(8);
             List<CpuidEntry> entries = new ArrayList<>();
             for (int base : new int[] {0, EXTENDED_LEAVES}) {
@@ -158,8 +189,51 @@ public final class EmulatedHypervisor implements Hypervisor {
                 }
             }
             return entries;
-        } finally {
-            unicorn.uc_close(engine);
+        });
+    }
+
+    /**
+     * The rate, in kHz, of the TSC an emulated guest reads. Unicorn answers RDTSC with the host's own TSC
+     * (helper_rdtsc: cpu_get_tsc, which is cpu_get_host_ticks, the host's RDTSC, with a zero tsc_offset), and
+     * 2.0.1 cannot hook RDTSC (uc_hook_add answers UC_ERR_HOOK), so the guest's TSC is the host's, and only the
+     * host's rate can be given. Measured here as a guest reads it: RDTSC in a scratch engine against the host's
+     * monotonic clock, {@value #TSC_MEASUREMENT_NANOS} ns apart (on this machine 2,596,115 to 2,596,120 kHz in five
+     * runs, where the kernel says 2596.122 MHz and KVM_GET_TSC_KHZ 2596122).
+     */
+    static int measureTscKhz(Unicorn unicorn) {
+        return withScratchEngine(unicorn, new byte[] {0x0F, 0x31}, engine -> { // RDTSC = 0F 31
+            Pointer value = Posix.allocate(8);
+            TscSample.take(unicorn, engine, value); // translates the block, so that the samples time only its run
+            TscSample first = TscSample.take(unicorn, engine, value);
+            long end = first.nanos() + TSC_MEASUREMENT_NANOS;
+            for (long left = TSC_MEASUREMENT_NANOS; left > 0; left = end - System.nanoTime()) {
+                LockSupport.parkNanos(left);
+            }
+            TscSample last = TscSample.take(unicorn, engine, value);
+            return (int) Math.round((last.tsc() - first.tsc()) * 1e6 / (last.nanos() - first.nanos()));
+        });
+    }
+
+    /** The guest's TSC and the host clock ({@link System#nanoTime}) at the same moment. */
+    private record TscSample(long tsc, long nanos) {
+
+        /**
+         * One RDTSC in the scratch engine, timed at the middle of its run; taken again while the clock readings
+         * around the run lie far apart (the thread was preempted in between).
+         */
+        static TscSample take(Unicorn unicorn, Pointer engine, Pointer value) {
+            for (int attempt = 1; ; attempt++) {
+                long before = System.nanoTime();
+                check(unicorn, "uc_emu_start(RDTSC)", unicorn.uc_emu_start(engine, 0, -1L, 0, 1));
+                long after = System.nanoTime();
+                if (after - before <= TSC_SAMPLE_MAX_NANOS || attempt == TSC_SAMPLE_ATTEMPTS) {
+                    unicorn.uc_reg_read(engine, Unicorn.X86_REG_RDX, value);
+                    long high = value.getLongLong(0);
+                    unicorn.uc_reg_read(engine, Unicorn.X86_REG_RAX, value);
+                    long tsc = high << 32 | value.getLongLong(0) & 0xFFFF_FFFFL; // EDX:EAX
+                    return new TscSample(tsc, before + (after - before) / 2);
+                }
+            }
         }
     }
 

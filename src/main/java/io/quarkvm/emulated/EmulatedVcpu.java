@@ -69,6 +69,8 @@ final class EmulatedVcpu implements HypervisorVcpu {
      */
     private static final long NEVER_EXECUTED = 0x8000_0000_0000_0000L;
     private static final int PAGE_SIZE = 4096;
+    /** KVM's default kvm.tsc_tolerance_ppm; far above the error of the TSC rate measured (tens of ppm). */
+    static final int TSC_TOLERANCE_PPM = 250;
 
     private static final int OPCODE_TWO_BYTE = 0x0F;
     private static final int OPCODE_WRMSR = 0x30;
@@ -772,17 +774,32 @@ final class EmulatedVcpu implements HypervisorVcpu {
         }
     }
 
-    /** KVM_GET_TSC_KHZ: none, the emulator's TSC has no rate of its own (nor does it carry IA32_TSC). */
+    /**
+     * KVM_GET_TSC_KHZ: the host's TSC rate, which the guest's RDTSC reads directly (Unicorn gives the host's TSC;
+     * measured once per process, see {@link EmulatedHypervisor#measureTscKhz}). The emulator has no IA32_TSC to
+     * carry, nor an offset to set.
+     */
     @Override
     public OptionalInt getTscKhz() {
         requireOpen();
-        return OptionalInt.empty();
+        return OptionalInt.of(vm.tscKhz());
     }
 
-    /** @throws UnsupportedOperationException always: see {@link #getTscKhz} */
+    /**
+     * KVM_SET_TSC_KHZ: the rate cannot change, the guest reads the host's TSC; a rate within
+     * {@value #TSC_TOLERANCE_PPM} ppm of the one measured is taken as that same rate (as KVM without TSC scaling
+     * takes one within kvm.tsc_tolerance_ppm of the host's): another process's measurement of this host's TSC, or
+     * a host whose TSC runs that close to it.
+     *
+     * @throws UnsupportedOperationException any other rate
+     */
     @Override
     public void setTscKhz(int khz) {
-        throw new UnsupportedOperationException("the emulated vCPU's TSC has no rate to set");
+        requireOpen();
+        if (Math.abs((long) khz - vm.tscKhz()) * 1_000_000 > (long) TSC_TOLERANCE_PPM * vm.tscKhz()) {
+            throw new UnsupportedOperationException("the emulated vCPU reads the host's TSC, which runs at "
+                    + vm.tscKhz() + " kHz, not " + khz);
+        }
     }
 
     /** KVM_GET_MP_STATE: without an in-kernel APIC the state is only what was set (HLT exits to the VMM). */

@@ -25,6 +25,7 @@ import jnr.ffi.Pointer;
 final class EmulatedVm implements HypervisorVm {
 
     private final Unicorn unicorn;
+    private final int tscKhz;
     private final List<KvmUserspaceMemoryRegion> regions = new CopyOnWriteArrayList<>();
     private final Map<Integer, ShadowDirtyLog> dirtyLogs = new ConcurrentHashMap<>();
     /** Guarded by this. */
@@ -34,8 +35,10 @@ final class EmulatedVm implements HypervisorVm {
     private volatile long msrExitReasons;
     private volatile boolean closed;
 
-    EmulatedVm(Unicorn unicorn) {
+    /** @param tscKhz the rate of the host's TSC, which every vCPU's RDTSC reads */
+    EmulatedVm(Unicorn unicorn, int tscKhz) {
         this.unicorn = unicorn;
+        this.tscKhz = tscKhz;
     }
 
     /**
@@ -152,6 +155,10 @@ final class EmulatedVm implements HypervisorVm {
 
     Unicorn unicorn() {
         return unicorn;
+    }
+
+    int tscKhz() {
+        return tscKhz;
     }
 
     List<KvmUserspaceMemoryRegion> regions() {

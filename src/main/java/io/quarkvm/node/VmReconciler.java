@@ -367,6 +367,7 @@ public class VmReconciler {
         return switch (kind) {
             case PROBE -> GuestProgram.probe();
             case TRIPLE_FAULT -> GuestProgram.tripleFault();
+            case DIRTY_MEMORY -> GuestProgram.dirtyMemory();
         };
     }
 

@@ -8,6 +8,8 @@ package io.quarkvm.vmm;
  * 0x0000_1000  GDT: null, 64-bit code (selector 0x08), data (selector 0x10)
  * 0x0000_2000  IDT: 256 gates of 16 bytes; only #GP (vector 13) is present
  * 0x0000_3000  PML4 → 0x4000 PDPT → 0x5000 page directory of 2 MiB pages (as many as the memory has, ≤ 1 GiB)
+ * 0x0000_6000  boot parameters: what the VMM tells the guest, written before its first instruction
+ * 0x0000_7000  the dirtying guest's counters: it writes them, the VMM reads them
  * 0x0000_8000  guest code (≤ 32 KiB), entered at its first byte
  * 0x0001_0000  per-vCPU records, {@value #RECORD_SIZE} bytes each, indexed by cpu_index (≤ 1024 vCPUs)
  * 0x0010_0000  per-vCPU stacks, {@value #STACK_SIZE} bytes each, indexed by cpu_index; RSP starts at the top
@@ -29,6 +31,21 @@ package io.quarkvm.vmm;
  * 60 u32 lastX2ApicIdLeafB
  * 64 u32 cpuIndex           the RBX the VMM started the vCPU with (which record is its own)
  * </pre>
+ *
+ * Boot parameters (offsets from {@link #BOOT_PARAMETERS}; the VMM writes them once, before the guest's first
+ * instruction, and never again: a VM that arrives by migration or restore keeps those of the VM it was):
+ * <pre>
+ *  0 u64 memoryBytes        the size of guest memory
+ *  8 u64 tscKhz             the rate of the guest's TSC in kHz (KVM_GET_TSC_KHZ), 0 when the hypervisor gives none
+ * </pre>
+ *
+ * Dirtying counters (offsets from {@link #DIRTYING}; {@link GuestDirtier} writes them on the boot vCPU):
+ * <pre>
+ *  0 u64 pagesWritten       pages of the working set written so far (one 8-byte word each)
+ *  8 u64 lastTsc            the TSC at the start of its latest turn, stored once the pages due by then are written
+ * 16 u64 workingSetPages    the pages it rewrites, 0 when it does not dirty (no TSC rate, or no memory above 2 MiB)
+ * 24 u64 ticksPerPage       TSC ticks between two pages: tscKhz × 1000 / pages per second
+ * </pre>
  */
 final class GuestLayout {
 
@@ -37,6 +54,8 @@ final class GuestLayout {
     static final long PML4 = 0x3000;
     static final long PDPT = 0x4000;
     static final long PAGE_DIRECTORY = 0x5000;
+    static final long BOOT_PARAMETERS = 0x6000;
+    static final long DIRTYING = 0x7000;
     static final long CODE = 0x8000;
     static final int CODE_MAX_SIZE = 0x8000;
     static final long RECORDS = 0x1_0000;
@@ -46,6 +65,8 @@ final class GuestLayout {
     static final long STACKS = 0x10_0000;
     static final int STACK_SIZE = 1024;
     static final int MAX_VCPUS = 1024;
+    /** An x86 4 KiB page. */
+    static final int PAGE_SIZE = 4096;
     static final long LARGE_PAGE = 2L << 20;
     /** One page directory maps at most 512 large pages. */
     static final long MAX_MAPPED = 512 * LARGE_PAGE;
@@ -71,13 +92,25 @@ final class GuestLayout {
     static final int LAST_X2APIC_ID_LEAFB = 60;
     static final int CPU_INDEX = 64;
 
+    // Boot parameters.
+    static final int MEMORY_BYTES = 0;
+    static final int TSC_KHZ = 8;
+
+    // Dirtying counters.
+    static final int PAGES_WRITTEN = 0;
+    static final int LAST_TSC = 8;
+    static final int WORKING_SET_PAGES = 16;
+    static final int TICKS_PER_PAGE = 24;
+
     static final int WRMSR_NOT_TRIED = 0;
     static final int WRMSR_FAULTED = 1;
     static final int WRMSR_ACCEPTED = 2;
 
     static {
         if (RECORDS + (long) MAX_VCPUS * RECORD_SIZE > STACKS || STACKS + (long) MAX_VCPUS * STACK_SIZE > LARGE_PAGE
-                || CODE + CODE_MAX_SIZE > RECORDS || 1 << RECORD_SHIFT != RECORD_SIZE) {
+                || CODE + CODE_MAX_SIZE > RECORDS || 1 << RECORD_SHIFT != RECORD_SIZE
+                || PAGE_DIRECTORY + 512 * 8 > BOOT_PARAMETERS || BOOT_PARAMETERS + PAGE_SIZE > DIRTYING
+                || DIRTYING + PAGE_SIZE > CODE) {
             throw new AssertionError("guest layout regions overlap");
         }
     }

@@ -9,7 +9,7 @@ import jnr.ffi.Pointer;
 
 /**
  * A VM's RAM: one anonymous mapping registered as memory slot 0 at guest-physical 0, and the boot structures of
- * {@link GuestLayout} written into it (page tables, GDT, IDT, guest code).
+ * {@link GuestLayout} written into it (page tables, GDT, IDT, guest code, the memory size in the boot parameters).
  */
 final class GuestMemory implements AutoCloseable {
 
@@ -84,6 +84,8 @@ final class GuestMemory implements AutoCloseable {
                     page * GuestLayout.LARGE_PAGE | PRESENT | WRITABLE | LARGE_PAGE);
         }
 
+        memory.putLongLong(GuestLayout.BOOT_PARAMETERS + GuestLayout.MEMORY_BYTES, size());
+
         memory.putLongLong(GuestLayout.GDT + GuestLayout.GDT_CODE_SELECTOR, GDT_CODE_64);
         memory.putLongLong(GuestLayout.GDT + GuestLayout.GDT_DATA_SELECTOR, GDT_DATA);
 
@@ -109,6 +111,11 @@ final class GuestMemory implements AutoCloseable {
     synchronized long readLong(long guestPhysical) {
         requireMapped();
         return memory.getLongLong(guestPhysical);
+    }
+
+    synchronized void writeLong(long guestPhysical, long value) {
+        requireMapped(guestPhysical, Long.BYTES);
+        memory.putLongLong(guestPhysical, value);
     }
 
     synchronized int readInt(long guestPhysical) {

@@ -81,20 +81,31 @@ final class GuestProbe {
 
     /** The probe, entered at its first byte, with its #GP handler for the IDT: halts after every heartbeat. */
     static GuestProgram program() {
-        X86Assembler asm = new X86Assembler();
-        int gpHandler = emit(asm, true);
-        return new GuestProgram("probe", asm.assemble(), OptionalInt.of(gpHandler));
+        return assemble("probe", true, null);
     }
 
     /** The probe without the HLT: its main loop spins inside KVM_RUN (leaving it only for re-checks' RDMSR). */
     static GuestProgram busyProgram() {
-        X86Assembler asm = new X86Assembler();
-        int gpHandler = emit(asm, false);
-        return new GuestProgram("busy-probe", asm.assemble(), OptionalInt.of(gpHandler));
+        return assemble("busy-probe", false, null);
     }
 
-    /** Emits the whole probe and returns the #GP handler's offset. */
-    private static int emit(X86Assembler asm, boolean idle) {
+    /** The probe whose boot vCPU also rewrites memory at a known rate: see {@link GuestDirtier}. */
+    static GuestProgram dirtyingProgram() {
+        return assemble("dirty-memory", true, new GuestDirtier());
+    }
+
+    private static GuestProgram assemble(String name, boolean idle, GuestDirtier dirtier) {
+        X86Assembler asm = new X86Assembler();
+        int gpHandler = emit(asm, idle, dirtier);
+        return new GuestProgram(name, asm.assemble(), OptionalInt.of(gpHandler));
+    }
+
+    /**
+     * Emits the whole probe and returns the #GP handler's offset.
+     *
+     * @param dirtier null, or what the boot vCPU does besides, every turn of the main loop
+     */
+    private static int emit(X86Assembler asm, boolean idle, GuestDirtier dirtier) {
         Label noHyperV = new Label();
         Label wrmsrDone = new Label();
         Label mainLoop = new Label();
@@ -154,6 +165,9 @@ final class GuestProbe {
         asm.storeDwordImm(R15, WRMSR_OUTCOME, WRMSR_FAULTED);       // record.wrmsrOutcome = faulted
         asm.bind(wrmsrDone);
         asm.outToPort(PORT_REPORT_COMPLETE);                        // report: record complete
+        if (dirtier != null) {
+            dirtier.emitStart(asm);
+        }
 
         // ---- main loop: heartbeat, a re-check every RECHECK_INTERVAL turns, then HLT until the next tick
         Label idleTurn = new Label();
@@ -164,6 +178,9 @@ final class GuestProbe {
         asm.jne(idleTurn);                                          //   no re-check this turn
         asm.call(recheck);
         asm.bind(idleTurn);
+        if (dirtier != null) {
+            dirtier.emitTurnCall(asm);
+        }
         if (idle) {
             asm.hlt();                                              // KVM_EXIT_HLT: the VMM waits a tick
         }
@@ -205,6 +222,10 @@ final class GuestProbe {
         asm.outToPort(PORT_VIOLATION);                              // report it
         asm.bind(noViolation);
         asm.ret();
+
+        if (dirtier != null) {
+            dirtier.emitTurn(asm);
+        }
 
         // ---- readVpIndex: rax = HV_X64_MSR_VP_INDEX, or -1 if the RDMSR faulted (the handler skips it)
         asm.bind(readVpIndex);

@@ -39,6 +39,16 @@ public record GuestProgram(String name, byte[] code, OptionalInt gpHandlerOffset
         return GuestProbe.program();
     }
 
+    /**
+     * The probe, whose boot vCPU (cpu_index 0) also rewrites one word in each 4 KiB page of a 64 MiB working set from
+     * 2 MiB (all memory above 2 MiB when there is less) at 64 MiB a second, paced by the TSC at the rate the VMM
+     * gives it, and counts the pages written ({@link VirtualMachine#dirtyingCounters}): a guest that dirties memory
+     * at a known rate, for migrations. See {@link GuestDirtier}.
+     */
+    public static GuestProgram dirtyMemory() {
+        return GuestProbe.dirtyingProgram();
+    }
+
     /** The probe spinning instead of halting: for tests of kicks out of a vCPU that stays inside KVM_RUN. */
     static GuestProgram busyProbe() {
         return GuestProbe.busyProgram();

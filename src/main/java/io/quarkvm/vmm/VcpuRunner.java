@@ -14,6 +14,7 @@ import io.quarkvm.kvm.VcpuExit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -106,6 +107,8 @@ final class VcpuRunner {
         }
     }
 
+    /** The rate of this vCPU's TSC as the hypervisor gave it at set-up (KVM_GET_TSC_KHZ); empty before, or if none. */
+    private volatile OptionalInt tscKhz = OptionalInt.empty();
     private volatile long rdmsrAnswered;
     private volatile long msrAccessesRefused;
     private volatile long ioExits;
@@ -160,6 +163,10 @@ final class VcpuRunner {
 
     boolean identityComplete() {
         return identityComplete;
+    }
+
+    OptionalInt tscKhz() {
+        return tscKhz;
     }
 
     /**
@@ -344,6 +351,7 @@ final class VcpuRunner {
         vcpu.setRegs(regs);
 
         vcpu.setSignalMask(kvmSignalMask);
+        tscKhz = vcpu.getTscKhz();
     }
 
     private static KvmSegment segment(int selector, int type, boolean code) {

@@ -25,8 +25,8 @@ import java.util.OptionalInt;
  * guest's TSC (KVM_GET_TSC_KHZ). Capture and apply run on the vCPU's own thread ({@link VirtualMachine#onVcpuThread}).
  *
  * <p>The parts a hypervisor may not have are optional: empty when the source had none to give (the emulated backend
- * has no XCR0 and no TSC rate). A target that cannot take a part the source carried refuses it, and the restore
- * fails rather than run the guest without it.
+ * has no XCR0). A target that cannot take a part the source carried refuses it, and the restore fails rather than
+ * run the guest without it.
  *
  * <p>Not carried: the local APIC (KVM_GET_LAPIC). This VMM creates no in-kernel irqchip (no KVM_CREATE_IRQCHIP), so
  * KVM keeps no APIC state for a vCPU (KVM_GET_LAPIC fails with EINVAL) beyond the APIC base in the sregs, and the
@@ -35,7 +35,8 @@ import java.util.OptionalInt;
  * @param xsave  the whole XSAVE area; empty when the source had no XSAVE (KVM without KVM_CAP_XSAVE)
  * @param xcrs   XCR0 and any further XCR; empty when the source had none (the emulated backend's CPU has no XSAVE)
  * @param events empty when the source could not say (KVM without KVM_CAP_VCPU_EVENTS)
- * @param tscKhz the guest's TSC rate; empty when the source has none (the emulated backend)
+ * @param tscKhz the guest's TSC rate; empty when the source has none (KVM without KVM_CAP_GET_TSC_KHZ); on the
+ *               emulated backend the host's, the only rate it can run the guest's TSC at
  */
 public record VcpuState(VcpuIdentity identity, KvmRegs regs, KvmSregs sregs, KvmFpu fpu, Optional<KvmXsave> xsave,
                         Optional<List<XcrEntry>> xcrs, Optional<KvmVcpuEvents> events, List<MsrEntry> msrs,

@@ -43,7 +43,7 @@ public final class VirtualMachine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VirtualMachine.class.getName());
     private static final AtomicInteger VM_NUMBERS = new AtomicInteger();
     /** The unit of {@link #collectDirtyPages} and {@link #zeroPage}: an x86 4 KiB page. */
-    public static final int PAGE_SIZE = 4096;
+    public static final int PAGE_SIZE = GuestLayout.PAGE_SIZE;
     /** How long start and hot-plug wait for a vCPU thread to create and set up its vCPU. */
     private static final long SETUP_TIMEOUT_SECONDS = 30;
 
@@ -265,6 +265,9 @@ public final class VirtualMachine implements AutoCloseable {
             for (VcpuRunner runner : booting) {
                 awaitReady(runner);
             }
+            if (!incoming) {
+                memory.writeLong(GuestLayout.BOOT_PARAMETERS + GuestLayout.TSC_KHZ, bootVcpuTscKhz(booting));
+            }
         } catch (RuntimeException e) {
             state = State.STOPPED;
             // Every vCPU learns it must stop before the go signal, so none that passed its checks enters the guest.
@@ -274,6 +277,15 @@ public final class VirtualMachine implements AutoCloseable {
             throw e;
         }
         bootVcpusMayRun.countDown();
+    }
+
+    /**
+     * The rate of the TSC the guest's boot vCPU (cpu_index 0) reads, as its hypervisor gave it at set-up, for the
+     * boot parameters; 0 when it gives none.
+     */
+    private static long bootVcpuTscKhz(List<VcpuRunner> booting) {
+        return booting.stream().filter(runner -> runner.identityComplete() && runner.identity().cpuIndex() == 0)
+                .mapToLong(runner -> runner.tscKhz().orElse(0)).findFirst().orElse(0);
     }
 
     /**
@@ -650,6 +662,14 @@ public final class VirtualMachine implements AutoCloseable {
                         memory.readLong(record + GuestLayout.LAST_VP_INDEX), hypervFound, wrmsr));
         return new ProbeRecord(heartbeat, memory.readLong(record + GuestLayout.VIOLATIONS),
                 memory.readLong(record + GuestLayout.GP_FAULTS), first, latest);
+    }
+
+    /** The counters of the dirty-memory guest ({@link GuestProgram#dirtyMemory}), read from guest memory. */
+    public DirtyingCounters dirtyingCounters() {
+        return new DirtyingCounters(memory.readLong(GuestLayout.DIRTYING + GuestLayout.PAGES_WRITTEN),
+                memory.readLong(GuestLayout.DIRTYING + GuestLayout.LAST_TSC),
+                memory.readLong(GuestLayout.DIRTYING + GuestLayout.WORKING_SET_PAGES),
+                memory.readLong(GuestLayout.DIRTYING + GuestLayout.TICKS_PER_PAGE));
     }
 
     /**

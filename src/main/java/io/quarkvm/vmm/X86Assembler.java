@@ -73,9 +73,7 @@ final class X86Assembler {
 
     /** mov dst, src (64-bit): REX.W 89 /r */
     void mov(Reg dst, Reg src) {
-        rex(true, src, dst);
-        emit(0x89);
-        modRmRegister(src, dst);
+        betweenRegisters(true, 0x89, dst, src);
     }
 
     /** mov dst32, imm32 (zero-extends into the 64-bit register): B8+rd id */
@@ -134,9 +132,7 @@ final class X86Assembler {
 
     /** mov dst32, src32 (zero-extends): 89 /r */
     void mov32(Reg dst, Reg src) {
-        rex(false, src, dst);
-        emit(0x89);
-        modRmRegister(src, dst);
+        betweenRegisters(false, 0x89, dst, src);
     }
 
     /** movzx dst32, word [base + disp]: 0F B7 /r */
@@ -177,18 +173,32 @@ final class X86Assembler {
         emit32(imm);
     }
 
+    /** add dst, src (64-bit): REX.W 01 /r */
+    void add(Reg dst, Reg src) {
+        betweenRegisters(true, 0x01, dst, src);
+    }
+
+    /** sub dst, src (64-bit): REX.W 29 /r */
+    void sub(Reg dst, Reg src) {
+        betweenRegisters(true, 0x29, dst, src);
+    }
+
+    /** imul dst, src, imm32 (64-bit: dst = src × imm32 sign-extended): REX.W 69 /r id */
+    void imul(Reg dst, Reg src, int imm) {
+        rex(true, dst, src);
+        emit(0x69);
+        modRmRegister(dst, src);
+        emit32(imm);
+    }
+
     /** or dst, src (64-bit): REX.W 09 /r */
     void or(Reg dst, Reg src) {
-        rex(true, src, dst);
-        emit(0x09);
-        modRmRegister(src, dst);
+        betweenRegisters(true, 0x09, dst, src);
     }
 
     /** xor dst32, src32 (clears the whole 64-bit register when dst == src): 31 /r */
     void xor32(Reg dst, Reg src) {
-        rex(false, src, dst);
-        emit(0x31);
-        modRmRegister(src, dst);
+        betweenRegisters(false, 0x31, dst, src);
     }
 
     /** shl dst, imm8 (64-bit): REX.W C1 /4 ib */
@@ -196,6 +206,14 @@ final class X86Assembler {
         rex(true, null, dst);
         emit(0xC1);
         modRmRegister(4, dst);
+        emit(count);
+    }
+
+    /** shr dst, imm8 (64-bit): REX.W C1 /5 ib */
+    void shr(Reg dst, int count) {
+        rex(true, null, dst);
+        emit(0xC1);
+        modRmRegister(5, dst);
         emit(count);
     }
 
@@ -217,6 +235,11 @@ final class X86Assembler {
     /** cmp reg32, imm32: 81 /7 id */
     void cmp32(Reg reg, int imm) {
         group1(Width.DWORD, 7, reg, imm);
+    }
+
+    /** cmp a, b (64-bit: flags of a - b): REX.W 39 /r */
+    void cmp(Reg a, Reg b) {
+        betweenRegisters(true, 0x39, a, b);
     }
 
     /** cmp reg, qword [base + disp]: REX.W 3B /r */
@@ -251,9 +274,7 @@ final class X86Assembler {
 
     /** test reg32, reg32: 85 /r */
     void test32(Reg a, Reg b) {
-        rex(false, b, a);
-        emit(0x85);
-        modRmRegister(b, a);
+        betweenRegisters(false, 0x85, a, b);
     }
 
     // ---- control flow --------------------------------------------------------------------------------------
@@ -279,6 +300,18 @@ final class X86Assembler {
     /** jb (unsigned below) rel32: 0F 82 cd */
     void jb(Label target) {
         emit(0x0F, 0x82);
+        rel32(target);
+    }
+
+    /** ja (unsigned above) rel32: 0F 87 cd */
+    void ja(Label target) {
+        emit(0x0F, 0x87);
+        rel32(target);
+    }
+
+    /** jae (unsigned above or equal) rel32: 0F 83 cd */
+    void jae(Label target) {
+        emit(0x0F, 0x83);
         rel32(target);
     }
 
@@ -315,6 +348,11 @@ final class X86Assembler {
         emit(0x0F, 0x30);
     }
 
+    /** rdtsc: 0F 31 (the time-stamp counter in EDX:EAX, the upper halves of RDX and RAX cleared) */
+    void rdtsc() {
+        emit(0x0F, 0x31);
+    }
+
     /** mov dx, imm16 then out dx, al: 66 BA iw, EE (ports above 0xFF need DX) */
     void outToPort(int port) {
         emit(0x66, 0xBA);
@@ -347,6 +385,13 @@ final class X86Assembler {
         emit(0x81);
         modRmRegister(digit, reg);
         emit32(imm);
+    }
+
+    /** An instruction of the form "op r/m, reg" between two registers: [REX] opcode, ModRM (mod 11, src, dst). */
+    private void betweenRegisters(boolean wide, int opcode, Reg dst, Reg src) {
+        rex(wide, src, dst);
+        emit(opcode);
+        modRmRegister(src, dst);
     }
 
     /** A REX prefix when needed: W for 64-bit operands, R extends ModRM.reg, B extends ModRM.rm or the base. */

@@ -177,6 +177,20 @@ class VmLifecycleTest {
         stop(healthy);
     }
 
+    /** The dirty-memory guest is the probe besides: every vCPU reports its identity and heartbeats. */
+    @Test
+    void aDirtyMemoryGuestReportsAndHeartbeatsAsTheProbeDoes() {
+        String id = VmResourceTest.createVm("{\"name\":\"" + VmResourceTest.uniqueName("kvm-dirty")
+                + "\",\"topology\":{\"sockets\":1,\"cores\":2,\"threads\":1},\"memoryMiB\":128,"
+                + "\"guest\":{\"kind\":\"dirty-memory\"}}");
+        given().get("/api/v1/vms/" + id).then().body("guest.kind", equalTo("dirty-memory"));
+        start(id);
+        List<Map<String, Object>> vcpus = awaitAllReported(id, 2);
+        assertThat(vcpus).extracting(v -> v.get("observedVpIndex")).containsExactly(0, 1);
+        awaitHeartbeatsAbove(id, heartbeats(id));
+        stop(id);
+    }
+
     /** A guest that crashes at every boot is restarted after 5 s, then 10 s, ...: never in a hot loop. */
     @Test
     void aVmThatKeepsCrashingBacksOff() throws InterruptedException {

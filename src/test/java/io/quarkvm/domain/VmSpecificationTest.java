@@ -64,6 +64,16 @@ class VmSpecificationTest {
         assertField(() -> VmSpecification.of("a", null, 1L, null, 2L, 1L, null, null, null, "windows"), "guest.kind");
     }
 
+    /** Kinds by the names the API spells them with; an unknown one is answered with the list (tools read it). */
+    @Test
+    void guestKindsResolveByTheirNamesAndAnUnknownOneListsThem() {
+        assertThat(GuestKind.resolve("probe")).isEqualTo(GuestKind.PROBE);
+        assertThat(GuestKind.resolve("triple-fault")).isEqualTo(GuestKind.TRIPLE_FAULT);
+        assertThat(GuestKind.resolve("dirty-memory")).isEqualTo(GuestKind.DIRTY_MEMORY);
+        assertThatThrownBy(() -> GuestKind.resolve("windows")).hasMessageContaining(
+                "known: [probe, triple-fault, dirty-memory]");
+    }
+
     private static void assertField(Runnable creation, String field) {
         assertThatThrownBy(creation::run).isInstanceOfSatisfying(InvalidSpecificationException.class,
                 e -> assertThat(e.field()).isEqualTo(field));

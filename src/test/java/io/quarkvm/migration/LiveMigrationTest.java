@@ -11,6 +11,7 @@ import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.emulated.TestHypervisors;
 import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.KernelHyperv;
+import io.quarkvm.vmm.DirtyingRate;
 import io.quarkvm.vmm.GuestIdentity;
 import io.quarkvm.vmm.GuestProgram;
 import io.quarkvm.vmm.Heartbeats;
@@ -176,6 +177,34 @@ class LiveMigrationTest {
             } finally {
                 vm.stop();
                 source.stop();
+            }
+        }
+    }
+
+    /**
+     * The dirty-memory guest, written its 64 MiB once, migrates with the default downtime limit and goes on at
+     * 64 MiB/s on the target (±20 % by the host clock, as before it left): its pacing registers and TSC go with it.
+     */
+    @Test
+    void theDirtyMemoryGuestMigratesAndGoesOnAtItsRate() throws Exception {
+        VmSpec spec = new VmSpec(128, new Topology(1, 1, 1, 1), IDENTITIES.subList(0, 1), false,
+                VpIndexProvider.USERSPACE_MSR, GuestProgram.dirtyMemory());
+        try (Hypervisor nodeA = TestHypervisors.open(); Hypervisor nodeB = TestHypervisors.open()) {
+            VirtualMachine vm = VirtualMachine.start(nodeA, spec, new ProbeReports(0));
+            try {
+                DirtyingRate.awaitPagesWritten(vm, vm.dirtyingCounters().workingSetPages());
+                DirtyingRate before = DirtyingRate.measure(vm, 1000);
+                Loopback.Hop done = migrate(vm, nodeB, header -> spec, DEFAULTS);
+                vm = done.target();
+                DirtyingRate after = DirtyingRate.measure(vm, 1000);
+                System.out.printf("LiveMigrationTest: the dirty-memory guest at %.1f MiB/s, then on the target %.1f"
+                        + " MiB/s: %s; %s%n", before.mibPerSecond(), after.mibPerSecond(), describe(done),
+                        done.rounds());
+                assertThat(after.mibPerSecond()).as("MiB/s on the target by the host clock").isBetween(
+                        DirtyingRate.ASKED_MIB_PER_SECOND * 0.8, DirtyingRate.ASKED_MIB_PER_SECOND * 1.2);
+                assertThat(done.targetReports().violations).isEmpty();
+            } finally {
+                vm.stop();
             }
         }
     }

@@ -135,8 +135,8 @@ class VmRestoreTest {
 
     /**
      * A guest whose TSC ran at half this node's rate: KVM scales the TSC where it can (KVM_CAP_TSC_CONTROL); where
-     * it cannot (as here, and on the emulated backend, which has no TSC rate) the restore fails and stops the VM
-     * rather than let the guest's clocks run at twice their speed.
+     * it cannot (as here, and on the emulated backend, whose guest reads the host's TSC) the restore fails and stops
+     * the VM rather than let the guest's clocks run at twice their speed.
      */
     @Test
     void aSnapshotWhoseTscRanSlowerIsRestoredAtItsRateOrRefused() throws Exception {

@@ -1,8 +1,13 @@
 package io.quarkvm.vmm;
 
+import static io.quarkvm.vmm.X86Assembler.Reg.R10;
+import static io.quarkvm.vmm.X86Assembler.Reg.R11;
+import static io.quarkvm.vmm.X86Assembler.Reg.R12;
 import static io.quarkvm.vmm.X86Assembler.Reg.R13;
 import static io.quarkvm.vmm.X86Assembler.Reg.R14;
 import static io.quarkvm.vmm.X86Assembler.Reg.R15;
+import static io.quarkvm.vmm.X86Assembler.Reg.R8;
+import static io.quarkvm.vmm.X86Assembler.Reg.R9;
 import static io.quarkvm.vmm.X86Assembler.Reg.RAX;
 import static io.quarkvm.vmm.X86Assembler.Reg.RBX;
 import static io.quarkvm.vmm.X86Assembler.Reg.RCX;
@@ -42,6 +47,13 @@ class X86AssemblerTest {
         assertEncodes("48 c1 e2 20", a -> a.shl(RDX, 32));                 // shl rdx, 32
         assertEncodes("48 09 d0", a -> a.or(RAX, RDX));                    // or rax, rdx
         assertEncodes("48 81 c4 08 00 00 00", a -> a.add(RSP, 8));         // add rsp, 8
+        assertEncodes("4c 01 ca", a -> a.add(RDX, R9));                    // add rdx, r9
+        assertEncodes("4c 29 d9", a -> a.sub(RCX, R11));                   // sub rcx, r11
+        assertEncodes("48 39 d1", a -> a.cmp(RCX, RDX));                   // cmp rcx, rdx
+        assertEncodes("4d 39 c4", a -> a.cmp(R12, R8));                    // cmp r12, r8
+        assertEncodes("4c 69 d2 e8 03 00 00", a -> a.imul(R10, RDX, 1000)); // imul r10, rdx, 1000
+        assertEncodes("48 c1 e8 0c", a -> a.shr(RAX, 12));                 // shr rax, 12
+        assertEncodes("49 c1 ea 0e", a -> a.shr(R10, 14));                 // shr r10, 14
     }
 
     @Test
@@ -59,6 +71,7 @@ class X86AssemblerTest {
         assertEncodes("41 81 7f 28 00 00 00 00", a -> a.cmpDwordImm(R15, 0x28, 0)); // cmp dword [r15+0x28], 0
         assertEncodes("49 ff 07", a -> a.incQword(R15, 0));                      // inc qword [r15]
         assertEncodes("49 ff 47 08", a -> a.incQword(R15, 8));                   // inc qword [r15+8]
+        assertEncodes("49 ff 04 24", a -> a.incQword(R12, 0));                   // inc qword [r12] (SIB)
         assertEncodes("48 81 44 24 10 02 00 00 00", a -> a.addQwordImm(RSP, 16, 2)); // add qword [rsp+16], 2
         assertEncodes("0f 01 1c 24", a -> a.lidt(RSP, 0));                       // lidt [rsp]
         assertEncodes("49 8b 87 00 01 00 00", a -> a.loadQword(RAX, R15, 0x100)); // mov rax, [r15+0x100] (disp32)
@@ -67,10 +80,11 @@ class X86AssemblerTest {
 
     @Test
     void systemInstructions() {
-        assertEncodes("0f a2 0f 32 0f 30 f4 0f 0b 48 cf c3", a -> {
+        assertEncodes("0f a2 0f 32 0f 30 0f 31 f4 0f 0b 48 cf c3", a -> {
             a.cpuid();
             a.rdmsr();
             a.wrmsr();
+            a.rdtsc();
             a.hlt();
             a.ud2();
             a.iretq();
@@ -86,7 +100,8 @@ class X86AssemblerTest {
 
     @Test
     void jumpsResolveForwardAndBackward() {
-        assertEncodes("e9 00 00 00 00 0f 84 fa ff ff ff e8 f5 ff ff ff 0f 82 ef ff ff ff 0f 85 e9 ff ff ff", a -> {
+        assertEncodes("e9 00 00 00 00 0f 84 fa ff ff ff e8 f5 ff ff ff 0f 82 ef ff ff ff 0f 85 e9 ff ff ff"
+                + " 0f 87 e3 ff ff ff 0f 83 dd ff ff ff", a -> {
             X86Assembler.Label after = new X86Assembler.Label();
             X86Assembler.Label start = new X86Assembler.Label();
             a.jmp(after);      // jmp +0 (to the next instruction)
@@ -96,6 +111,8 @@ class X86AssemblerTest {
             a.call(start);     // call -11
             a.jb(start);       // jb  -17
             a.jne(start);      // jne -23
+            a.ja(start);       // ja  -29
+            a.jae(start);      // jae -35
         });
     }
 
