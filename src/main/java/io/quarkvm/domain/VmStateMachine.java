@@ -14,7 +14,7 @@ public final class VmStateMachine {
     /** The phases from which each action may change the desired state. */
     private static final Map<VmAction, Set<VmPhase>> ALLOWED_FROM = Map.of(
             VmAction.START, EnumSet.of(VmPhase.STOPPED, VmPhase.CRASHED),
-            VmAction.STOP, EnumSet.complementOf(EnumSet.of(VmPhase.MIGRATING_OUT, VmPhase.MIGRATING_IN)),
+            VmAction.STOP, EnumSet.complementOf(EnumSet.of(VmPhase.MIGRATING_OUT)),
             VmAction.PAUSE, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED),
             VmAction.RESUME, EnumSet.of(VmPhase.STARTING, VmPhase.RUNNING, VmPhase.PAUSED));
 

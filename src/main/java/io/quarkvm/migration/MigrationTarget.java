@@ -80,24 +80,25 @@ public class MigrationTarget implements IncomingMigrations {
             throw e;
         }
         MigrationStep.TARGET_BEFORE_COMMIT.haltIfAt(config.migration().haltAt());
+        // This node's reconciler takes the machine now, paused: it leaves a VM MIGRATING_OUT alone, and once the commit
+        // has made it RUNNING here it finds it local (it must not cold-boot a second copy meanwhile).
+        arrival.arrived(machine);
         boolean committed;
         try {
             committed = records.completeOnTarget(migrationId, node.name(), node.hypervisorKind(), provider.get(),
                     OptionalLong.empty(), bootId);
         } catch (RuntimeException e) {
-            machine.stop();
+            reconciler.leftByMigration(migration.vmId());
             throw e;
         }
         if (!committed) {
-            machine.stop();
+            reconciler.leftByMigration(migration.vmId());
             String why = records.find(migrationId).map(Migration::error).orElse("it is gone");
             throw new MigrationRefusedException(409, "the migration ended before node " + node.name()
                     + " could take the VM over: " + why);
         }
         MigrationStep.TARGET_AFTER_COMMIT.haltIfAt(config.migration().haltAt());
-        arrival.arrived(machine);
         machine.resume();
-        records.resumedOnTarget(migration.vmId(), node.name());
         LOG.infof("migration %s: VM %s runs on node %s now (from node %s)", migrationId, migration.vmId(), node.name(),
                 migration.sourceNode());
     }

@@ -121,8 +121,8 @@ public class MigrationRecords {
 
     /**
      * The handover's commit point, by the target once it holds the whole VM: STOP_AND_COPY → COMPLETED and, in the
-     * same transaction, the VM placed on the target and MIGRATING_IN (no reconciler acts on it until the target has
-     * resumed it, {@link #resumedOnTarget}; a target that dies before that cold-boots it when it returns), its open boot moved there (node, hypervisor,
+     * same transaction, the VM placed on the target and RUNNING (the target's reconciler holds its machine already;
+     * a target that dies before it resumed it cold-boots it when it returns), its open boot moved there (node, hypervisor,
      * provider, and a residence row naming this migration). False when the source gave up first: the target then
      * discards its copy, which never ran.
      *
@@ -144,31 +144,10 @@ public class MigrationRecords {
             migration.endedAt = now;
             downtimeMs.ifPresent(ms -> migration.downtimeMs = ms);
             vm.node = targetNode;
-            vm.phase = VmPhase.MIGRATING_IN; // RUNNING once resumed there (resumedOnTarget)
+            vm.phase = VmPhase.RUNNING;
             boot.resideOn(targetNode, hypervisor, provider, now, migration.id);
             return () -> metrics.ended(MigrationPhase.COMPLETED);
         }).isPresent();
-    }
-
-    /**
-     * The target resumed the VM it took over: MIGRATING_IN → RUNNING, and from now on its reconciler drives it. False
-     * when the VM is not arriving on {@code node} (nothing changes).
-     */
-    public boolean resumedOnTarget(UUID vmId, String node) {
-        boolean resumed = QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity vm = VmEntity.findById(vmId, LockModeType.PESSIMISTIC_WRITE);
-            if (vm == null || vm.phase != VmPhase.MIGRATING_IN || !node.equals(vm.node)) {
-                return false;
-            }
-            vm.phase = VmPhase.RUNNING;
-            VmEntity.flush();
-            notifications.announce(VmEvent.ofVm("phase", vm));
-            return true;
-        });
-        if (resumed) {
-            phaseChanges.recorded();
-        }
-        return resumed;
     }
 
     /** The open boot of the VM (the one a migration carries on), if it has one. */
