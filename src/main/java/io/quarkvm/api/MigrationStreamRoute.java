@@ -2,6 +2,7 @@ package io.quarkvm.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkvm.config.QuarkvmConfig;
 import io.quarkvm.migration.IncomingMigrations;
 import io.quarkvm.migration.MigrationRefusedException;
 import io.quarkvm.migration.RequestBodyStream;
@@ -36,12 +37,12 @@ public class MigrationStreamRoute {
 
     public static final String PATH_PREFIX = "/internal/v1/migrations/";
     static final String PATH = PATH_PREFIX + ":id/stream";
-    /** A source that sends nothing for this long has hung or gone: the half-built VM is discarded. */
-    private static final long SOURCE_IDLE_TIMEOUT_MILLIS = 30_000;
     private static final Logger LOG = Logger.getLogger(MigrationStreamRoute.class);
 
     private final IncomingMigrations incoming;
     private final ObjectMapper json;
+    /** A source that sends nothing for this long has hung or gone: the half-built VM is discarded. */
+    private final long sourceIdleTimeoutMillis;
     /** Reading a stream blocks for as long as the migration takes: never on an event loop or the API's workers. */
     private final ExecutorService readers = Executors.newCachedThreadPool(runnable -> {
         Thread thread = new Thread(runnable, "migration-incoming");
@@ -49,9 +50,10 @@ public class MigrationStreamRoute {
         return thread;
     });
 
-    MigrationStreamRoute(IncomingMigrations incoming, ObjectMapper json) {
+    MigrationStreamRoute(IncomingMigrations incoming, ObjectMapper json, QuarkvmConfig config) {
         this.incoming = incoming;
         this.json = json;
+        this.sourceIdleTimeoutMillis = config.migration().stallTimeout().toMillis();
     }
 
     void install(@Observes Router router) {
@@ -72,7 +74,7 @@ public class MigrationStreamRoute {
                     "the migration id must be a UUID: " + context.pathParam("id"), "id"));
             return;
         }
-        RequestBodyStream stream = new RequestBodyStream(context.request(), SOURCE_IDLE_TIMEOUT_MILLIS);
+        RequestBodyStream stream = new RequestBodyStream(context.request(), sourceIdleTimeoutMillis);
         readers.execute(() -> answer(context, outcome(migrationId, stream)));
     }
 

@@ -8,11 +8,13 @@ import java.util.UUID;
  *
  * @param dirtyPagesLastRound pages the guest dirtied during the last pre-copy round (null before the first round)
  * @param dirtyRateMiBs       the rate the guest dirtied memory at during the last round, in MiB/s
+ * @param converged           whether what was left to copy fitted the downtime limit when the VM was paused (false:
+ *                            the round limit, quarkvm.migration.max-rounds, stopped pre-copy; null: not paused yet)
  * @param downtimeMs          how long the VM was paused, from the source's pause until the target resumed it
  * @param totalMs             from the request until the migration ended, as the source measured it
  * @param error               why it failed or was cancelled
  */
 public record Migration(UUID id, UUID vmId, String sourceNode, String targetNode, MigrationPhase phase,
                         int downtimeLimitMs, int rounds, long bytesSent, Long dirtyPagesLastRound, Double dirtyRateMiBs,
-                        Long downtimeMs, Long totalMs, String error, Instant startedAt, Instant endedAt) {
+                        Boolean converged, Long downtimeMs, Long totalMs, String error, Instant startedAt, Instant endedAt) {
 }

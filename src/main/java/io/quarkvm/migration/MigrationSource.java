@@ -130,8 +130,8 @@ public class MigrationSource {
                         throw new CancellationException("the migration was cancelled or ended meanwhile");
                     }
                 },
-                () -> {
-                    boolean allowed = records.enterStopAndCopy(id);
+                converged -> {
+                    boolean allowed = records.enterStopAndCopy(id, converged);
                     if (allowed) {
                         MigrationStep.SOURCE_STOP_AND_COPY.haltIfAt(config.migration().haltAt());
                     }

@@ -57,9 +57,12 @@ public final class OutgoingTransfer {
         void onRound(RoundProgress progress);
     }
 
-    /** Asked once, just before the VM is paused: false cancels the transfer, the VM still running. */
+    /**
+     * Asked once, just before the VM is paused, whether pre-copy converged (what is left fits the downtime limit) or
+     * the round limit ended it: false cancels the transfer, the VM still running.
+     */
     public interface StopAndCopyGate {
-        boolean mayStopAndCopy();
+        boolean mayStopAndCopy(boolean converged);
     }
 
     /**
@@ -147,7 +150,7 @@ public final class OutgoingTransfer {
                     break;
                 }
             }
-            if (!gate.mayStopAndCopy()) {
+            if (!gate.mayStopAndCopy(converged)) {
                 throw new CancellationException("the migration was cancelled before the VM was paused");
             }
             pausedByTransfer = vm.state() == VirtualMachine.State.RUNNING;

@@ -57,6 +57,8 @@ public class MigrationEntity extends PanacheEntityBase {
     @Column(name = "total_ms")
     public Long totalMs;
 
+    public Boolean converged;
+
     public String error;
 
     @Column(name = "started_at", updatable = false)
@@ -70,7 +72,7 @@ public class MigrationEntity extends PanacheEntityBase {
 
     public Migration toDomain() {
         return new Migration(id, vmId, sourceNode, targetNode, phase, downtimeLimitMs, rounds, bytesSent,
-                dirtyPagesLastRound, dirtyRateMiBs, downtimeMs, totalMs, error, startedAt, endedAt);
+                dirtyPagesLastRound, dirtyRateMiBs, converged, downtimeMs, totalMs, error, startedAt, endedAt);
     }
 
     /** SELECT ... FOR UPDATE: the caller decides on the phase it finds, and nobody changes it meanwhile. */

@@ -111,10 +111,13 @@ public class MigrationRecords {
     /**
      * PRECOPY → STOP_AND_COPY, before the source pauses the VM: from here on a client can no longer cancel. False
      * when a cancel (or a failure) came first; the source then stops sending and leaves the VM running.
+     *
+     * @param converged what is left fits the downtime limit (false: the round limit ended pre-copy)
      */
-    public boolean enterStopAndCopy(UUID id) {
+    public boolean enterStopAndCopy(UUID id, boolean converged) {
         return change(id, false, migration -> migration.phase == MigrationPhase.PRECOPY, (migration, vm) -> {
             migration.phase = MigrationPhase.STOP_AND_COPY;
+            migration.converged = converged;
             return NOTHING_MORE;
         }).isPresent();
     }

@@ -78,6 +78,7 @@ class MigrationIT {
                 JsonPath migration = migrate(nodes[(hop + 1) % 2], id, target);
                 assertThat(migration.getString("phase")).as("hop %d: %s", hop, migration.prettify()).isEqualTo("COMPLETED");
                 assertThat(migration.getInt("rounds")).isPositive();
+                assertThat(migration.getBoolean("converged")).as("an idle guest's remainder fits 50 ms").isTrue();
                 assertThat(migration.getLong("downtimeMs")).isNotNegative();
                 alpha.api().get("/api/v1/vms/" + id).then().body("node", equalTo(target)).body("phase", equalTo("RUNNING"));
                 assertThat(runningVms(nodes[hop % 2])).as("hop %d: runs on %s", hop, target).isEqualTo(1.0);

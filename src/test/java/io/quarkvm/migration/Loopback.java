@@ -73,7 +73,7 @@ final class Loopback {
             long started = System.nanoTime();
             OutgoingTransfer.Result result;
             try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
-                result = new OutgoingTransfer(source, UUID.randomUUID(), VM_ID, settings, listener, () -> true)
+                result = new OutgoingTransfer(source, UUID.randomUUID(), VM_ID, settings, listener, converged -> true)
                         .run(socket.getOutputStream());
             }
             VirtualMachine target = received.get(WAIT_SECONDS, TimeUnit.SECONDS);

@@ -79,15 +79,17 @@ class MigrationRecordsTest {
     void eachPhaseIsEnteredFromTheOneBeforeItOnly() {
         UUID vm = runningVmOn(source);
         UUID id = migrationOf(vm, target);
-        assertThat(records.enterStopAndCopy(id)).as("not before PRECOPY").isFalse();
+        assertThat(records.enterStopAndCopy(id, true)).as("not before PRECOPY").isFalse();
         assertThat(records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
                 OptionalLong.empty(), openBoot(vm))).as("not before STOP_AND_COPY").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.SETUP);
 
         assertThat(records.beginPrecopy(id)).isTrue();
         assertThat(records.beginPrecopy(id)).as("once").isFalse();
-        assertThat(records.enterStopAndCopy(id)).isTrue();
-        assertThat(records.enterStopAndCopy(id)).as("once").isFalse();
+        assertThat(migration(id).converged()).as("not known before the pause").isNull();
+        assertThat(records.enterStopAndCopy(id, false)).isTrue();
+        assertThat(migration(id).converged()).as("the round limit ended pre-copy").isFalse();
+        assertThat(records.enterStopAndCopy(id, true)).as("once").isFalse();
         assertThat(records.beginPrecopy(id)).as("never back").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.STOP_AND_COPY);
         assertThat(phaseOf(vm)).isEqualTo(VmPhase.MIGRATING_OUT);
@@ -108,7 +110,7 @@ class MigrationRecordsTest {
         assertThat(afterTwo.dirtyPagesLastRound()).isEqualTo(64);
         assertThat(afterTwo.dirtyRateMiBs()).isEqualTo(2.0);
         assertThat(bytesSent() - sentBefore).as("the counter moves by what each round added").isEqualTo(4 << 20);
-        assertThat(records.enterStopAndCopy(id)).isTrue();
+        assertThat(records.enterStopAndCopy(id, true)).isTrue();
         assertThat(records.recordRound(id, 3, 5 << 20, 0, 0)).as("the last round, paused").isTrue();
 
         assertThat(records.end(id, MigrationPhase.FAILED, "target unreachable")).isTrue();
@@ -223,7 +225,7 @@ class MigrationRecordsTest {
         assertThat(records.find(unknown)).isEmpty();
         assertThat(records.beginPrecopy(unknown)).isFalse();
         assertThat(records.recordRound(unknown, 1, 1, 1, 1)).isFalse();
-        assertThat(records.enterStopAndCopy(unknown)).isFalse();
+        assertThat(records.enterStopAndCopy(unknown, true)).isFalse();
         assertThat(records.completeOnTarget(unknown, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
                 OptionalLong.empty(), 1)).isFalse();
         assertThat(records.recordTimes(unknown, OptionalLong.empty(), 1)).isFalse();
@@ -271,7 +273,7 @@ class MigrationRecordsTest {
         for (int race = 0; race < RACES; race++) {
             UUID id = migrationOf(vm, target);
             assertThat(records.beginPrecopy(id)).isTrue();
-            List<Object> outcome = concurrently(() -> records.enterStopAndCopy(id), () -> {
+            List<Object> outcome = concurrently(() -> records.enterStopAndCopy(id, true), () -> {
                 try {
                     return migrations.cancel(id);
                 } catch (io.quarkvm.domain.ConflictException refused) {
@@ -360,7 +362,7 @@ class MigrationRecordsTest {
     private UUID inStopAndCopy(UUID vm, String to) {
         UUID id = migrationOf(vm, to);
         assertThat(records.beginPrecopy(id)).isTrue();
-        assertThat(records.enterStopAndCopy(id)).isTrue();
+        assertThat(records.enterStopAndCopy(id, true)).isTrue();
         return id;
     }
 
