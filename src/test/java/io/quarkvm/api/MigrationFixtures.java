@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.arc.Arc;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import io.quarkvm.domain.DesiredState;
 import io.quarkvm.domain.HypervisorKind;
 import io.quarkvm.domain.NodeCapabilities;
@@ -101,6 +103,24 @@ public final class MigrationFixtures {
         public void forget() {
             QuarkusTransaction.requiringNew().run(() -> registered.forEach(name -> NodeEntity.deleteById(name)));
             registered.clear();
+        }
+    }
+
+    /** A live source node and a live target node registered before each test and forgotten after it. */
+    public abstract static class WithSourceAndTarget {
+        protected final Nodes nodes = new Nodes();
+        protected String source;
+        protected String target;
+
+        @BeforeEach
+        void registerNodes() {
+            source = nodes.register(FakeNode.live(uniqueName("src")));
+            target = nodes.register(FakeNode.live(uniqueName("dst")));
+        }
+
+        @AfterEach
+        void forgetNodes() {
+            nodes.forget();
         }
     }
 

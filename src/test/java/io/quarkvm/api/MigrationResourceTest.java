@@ -57,7 +57,7 @@ import static org.hamcrest.Matchers.nullValue;
  * The node-side runner is not part of this: a migration stays in the phase the test puts it in.
  */
 @QuarkusTest
-class MigrationResourceTest {
+class MigrationResourceTest extends MigrationFixtures.WithSourceAndTarget {
 
     private static final List<String> CONTRACT_FIELDS = List.of("id", "vmId", "sourceNode", "targetNode", "phase",
             "rounds", "bytesSent", "dirtyPagesLastRound", "dirtyRateMiBs", "downtimeMs", "totalMs", "error",
@@ -74,21 +74,6 @@ class MigrationResourceTest {
 
     @TestHTTPResource("/api/v1/events")
     URL eventStream;
-
-    private final MigrationFixtures.Nodes nodes = new MigrationFixtures.Nodes();
-    private String source;
-    private String target;
-
-    @BeforeEach
-    void registerNodes() {
-        source = nodes.register(FakeNode.live(uniqueName("src")));
-        target = nodes.register(FakeNode.live(uniqueName("dst")));
-    }
-
-    @AfterEach
-    void forgetNodes() {
-        nodes.forget();
-    }
 
     @Test
     void aMigrationIsRecordedInSetupWithItsLocationAndTheVmIsMigratingOut() {

@@ -43,7 +43,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * and where two race, exactly one wins.
  */
 @QuarkusTest
-class MigrationRecordsTest {
+class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
 
     private static final int RACES = 20;
 
@@ -55,21 +55,6 @@ class MigrationRecordsTest {
 
     @Inject
     MeterRegistry metrics;
-
-    private final MigrationFixtures.Nodes nodes = new MigrationFixtures.Nodes();
-    private String source;
-    private String target;
-
-    @BeforeEach
-    void registerNodes() {
-        source = nodes.register(FakeNode.live(uniqueName("src")));
-        target = nodes.register(FakeNode.live(uniqueName("dst")));
-    }
-
-    @AfterEach
-    void forgetNodes() {
-        nodes.forget();
-    }
 
     private Migration migration(UUID id) {
         return records.find(id).orElseThrow();
