@@ -15,7 +15,8 @@ import java.util.concurrent.CancellationException;
  * The source's side of a migration (docs/MIGRATION.md, "Pre-copy"): copies a running VM into a
  * {@link MigrationStream} while it runs, then pauses it for the last dirty pages and the vCPU states.
  *
- * <p>Dirty logging starts first. Round 0 sends every page that is not all zero; each later round sends the pages
+ * <p>Dirty logging starts first. Round 0 sends every page that is not all zero, reading only the pages the host has
+ * populated ({@link VirtualMachine#populatedPages}: the others are zero); each later round sends the pages
  * written during the one before. After each round the time the stop-and-copy would take is estimated as the bytes
  * now dirty over the throughput the round measured; when that is at most {@link Settings#downtimeLimit}, or after
  * {@link Settings#maxRounds} rounds, the transfer asks the {@link StopAndCopyGate}, pauses the VM, sends the pages
@@ -123,9 +124,9 @@ public final class OutgoingTransfer {
             MigrationStream.Writer writer = MigrationStream.writer(out);
             List<VcpuIdentity> plugged = vm.pluggedVcpus();
             writer.writeHeader(new MigrationStream.Header(migrationId, vmId, vm.memoryBytes(), plugged));
-            int memoryPages = (int) (vm.memoryBytes() / PAGE_SIZE);
-            BitSet pages = new BitSet(memoryPages);
-            pages.set(0, memoryPages);
+            // Round 0: the pages the host has populated; any other is zero, and one the guest writes from now on is
+            // in the dirty log, started above.
+            BitSet pages = vm.populatedPages();
             long countedAt = System.nanoTime();
             boolean converged;
             int rounds = 0;
