@@ -112,21 +112,23 @@ public final class OutgoingTransfer {
     }
 
     /**
-     * Runs the whole transfer into {@code out} (flushed, not closed).
+     * Runs the whole transfer into {@code out} (flushed, not closed), marking each step in {@code steps}.
      *
      * @throws CancellationException   the gate said no, or the listener cancelled: the VM runs
      * @throws TransferFailedException writing failed, the VM failed, or the listener did: nothing was resumed
      */
-    public Result run(OutputStream out) throws IOException {
+    public Result run(OutputStream out, StepTimes steps) throws IOException {
         boolean pausedByTransfer = false;
         vm.startDirtyLogging();
         try {
             MigrationStream.Writer writer = MigrationStream.writer(out);
             List<VcpuIdentity> plugged = vm.pluggedVcpus();
             writer.writeHeader(new MigrationStream.Header(migrationId, vmId, vm.memoryBytes(), plugged));
+            steps.mark("start the dirty log");
             // Round 0: the pages the host has populated; any other is zero, and one the guest writes from now on is
             // in the dirty log, started above.
             BitSet pages = vm.populatedPages();
+            steps.mark("populated pages");
             long countedAt = System.nanoTime();
             boolean converged;
             int rounds = 0;
@@ -137,6 +139,7 @@ public final class OutgoingTransfer {
                 writer.writeRoundEnd(false);
                 long roundNanos = Math.max(1, System.nanoTime() - started);
                 long roundBytes = writer.bytesWritten() - bytesBefore;
+                steps.mark("round " + rounds + ": " + sent + " pages");
                 pages = vm.collectDirtyPages();
                 long dirtyBytes = (long) pages.cardinality() * PAGE_SIZE;
                 long now = System.nanoTime();
@@ -144,6 +147,7 @@ public final class OutgoingTransfer {
                 countedAt = now;
                 listener.onRound(new RoundProgress(rounds, sent, writer.bytesWritten(), pages.cardinality(),
                         dirtyRateMiBs));
+                steps.mark("dirty log, round recorded");
                 rounds++;
                 double estimatedNanos = dirtyBytes * (double) roundNanos / roundBytes;
                 converged = estimatedNanos <= settings.downtimeLimit().toNanos();
@@ -154,21 +158,27 @@ public final class OutgoingTransfer {
             if (!gate.mayStopAndCopy(converged)) {
                 throw new CancellationException("the migration was cancelled before the VM was paused");
             }
+            steps.mark("STOP_AND_COPY recorded");
             pausedByTransfer = vm.state() == VirtualMachine.State.RUNNING;
             vm.pause();
             long pausedAt = System.nanoTime();
+            steps.mark("pause");
             List<VcpuState> states = vm.captureVcpuStates();
+            steps.mark("capture vCPUs");
             if (!states.stream().map(VcpuState::identity).toList().equals(plugged)) {
                 throw new IllegalStateException("the plugged vCPUs changed during the migration: " + plugged
                         + " when it began, " + states.stream().map(VcpuState::identity).toList() + " now");
             }
             pages.or(vm.collectDirtyPages());
+            steps.mark("dirty log");
             int lastRoundPages = writer.writePages(pages, this::readPage, false);
             writer.writeRoundEnd(true);
+            steps.mark("send " + lastRoundPages + " pages");
             for (VcpuState state : states) {
                 writer.writeVcpu(state);
             }
             writer.writeEnd();
+            steps.mark("send vCPUs");
             return new Result(rounds + 1, writer.bytesWritten(), pausedAt, lastRoundPages, converged);
         } catch (CancellationException e) {
             throw e;

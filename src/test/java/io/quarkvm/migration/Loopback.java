@@ -62,7 +62,7 @@ final class Loopback {
             Thread receiver = new Thread(() -> {
                 try (Socket socket = server.accept()) {
                     VirtualMachine vm = IncomingTransfer.receive(socket.getInputStream(), resolver, targetNode,
-                            targetReports);
+                            targetReports, new StepTimes());
                     receivedAt[0] = System.nanoTime();
                     received.complete(vm);
                 } catch (Throwable e) {
@@ -74,7 +74,7 @@ final class Loopback {
             OutgoingTransfer.Result result;
             try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
                 result = new OutgoingTransfer(source, UUID.randomUUID(), VM_ID, settings, listener, converged -> true)
-                        .run(socket.getOutputStream());
+                        .run(socket.getOutputStream(), new StepTimes());
             }
             VirtualMachine target = received.get(WAIT_SECONDS, TimeUnit.SECONDS);
             receiver.join();

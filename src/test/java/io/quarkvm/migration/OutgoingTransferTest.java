@@ -41,14 +41,14 @@ class OutgoingTransferTest {
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
             OutgoingTransfer refused = transfer(vm, round -> { }, converged -> false);
-            assertThatThrownBy(() -> refused.run(new ByteArrayOutputStream()))
+            assertThatThrownBy(() -> refused.run(new ByteArrayOutputStream(), new StepTimes()))
                     .isInstanceOf(CancellationException.class);
             assertRunsWithoutDirtyLog(vm);
 
             OutgoingTransfer cancelledAtRound = transfer(vm, round -> {
                 throw new CancellationException("cancelled by the user");
             }, converged -> true);
-            assertThatThrownBy(() -> cancelledAtRound.run(new ByteArrayOutputStream()))
+            assertThatThrownBy(() -> cancelledAtRound.run(new ByteArrayOutputStream(), new StepTimes()))
                     .isInstanceOf(CancellationException.class).hasMessage("cancelled by the user");
             assertRunsWithoutDirtyLog(vm);
         }
@@ -59,7 +59,7 @@ class OutgoingTransferTest {
         try (Hypervisor node = TestHypervisors.open();
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
-            assertThatThrownBy(() -> transfer(vm, round -> { }, converged -> true).run(new Connection(true)))
+            assertThatThrownBy(() -> transfer(vm, round -> { }, converged -> true).run(new Connection(true), new StepTimes()))
                     .isInstanceOfSatisfying(OutgoingTransfer.TransferFailedException.class,
                             failed -> assertThat(failed.pausedByTransfer()).isFalse())
                     .hasMessageContaining("connection reset").hasMessageEndingWith("(the VM runs)");
@@ -77,7 +77,7 @@ class OutgoingTransferTest {
                 connection.broken = true; // what is flushed from now on, the stop-and-copy round, is lost
                 return true;
             });
-            assertThatThrownBy(() -> transfer.run(connection))
+            assertThatThrownBy(() -> transfer.run(connection, new StepTimes()))
                     .isInstanceOfSatisfying(OutgoingTransfer.TransferFailedException.class,
                             failed -> assertThat(failed.pausedByTransfer()).isTrue())
                     .hasMessageEndingWith("(the VM is paused)");
