@@ -128,13 +128,15 @@ public class MigrationSource {
                 new OutgoingTransfer.Settings(Duration.ofMillis(migration.downtimeLimitMs()), config.migration().maxRounds()),
                 progress -> {
                     MigrationStep.SOURCE_PRECOPY.haltIfAt(config.migration().haltAt());
-                    if (!records.recordRound(id, progress.round() + 1, progress.bytesSent(), progress.dirtyPages(),
-                            progress.dirtyRateMiBs())) {
+                    // The last round is recorded with STOP_AND_COPY, in the gate's transaction.
+                    if (!progress.last() && !records.recordRound(id, progress.round() + 1, progress.bytesSent(),
+                            progress.dirtyPages(), progress.dirtyRateMiBs())) {
                         throw new CancellationException("the migration was cancelled or ended meanwhile");
                     }
                 },
-                converged -> {
-                    boolean allowed = records.enterStopAndCopy(id, converged);
+                (lastRound, converged) -> {
+                    boolean allowed = records.enterStopAndCopy(id, converged, lastRound.round() + 1,
+                            lastRound.bytesSent(), lastRound.dirtyPages(), lastRound.dirtyRateMiBs());
                     if (allowed) {
                         MigrationStep.SOURCE_STOP_AND_COPY.haltIfAt(config.migration().haltAt());
                     }

@@ -45,8 +45,10 @@ public final class OutgoingTransfer {
      * @param bytesSent     bytes of the stream so far
      * @param dirtyPages    pages the guest wrote while the round was sent (the next round's)
      * @param dirtyRateMiBs how fast the guest wrote them: dirty bytes over the time since the previous count
+     * @param last          the stop-and-copy comes next (the estimate reached the limit, or the round limit)
      */
-    public record RoundProgress(int round, int pagesSent, long bytesSent, int dirtyPages, double dirtyRateMiBs) {
+    public record RoundProgress(int round, int pagesSent, long bytesSent, int dirtyPages, double dirtyRateMiBs,
+                                boolean last) {
     }
 
     /**
@@ -59,11 +61,12 @@ public final class OutgoingTransfer {
     }
 
     /**
-     * Asked once, just before the VM is paused, whether pre-copy converged (what is left fits the downtime limit) or
-     * the round limit ended it: false cancels the transfer, the VM still running.
+     * Asked once, just before the VM is paused, with the last pre-copy round's progress (which the listener has seen
+     * too) and whether pre-copy converged (what is left fits the downtime limit) or the round limit ended it: false
+     * cancels the transfer, the VM still running.
      */
     public interface StopAndCopyGate {
-        boolean mayStopAndCopy(boolean converged);
+        boolean mayStopAndCopy(RoundProgress lastRound, boolean converged);
     }
 
     /**
@@ -130,9 +133,10 @@ public final class OutgoingTransfer {
             BitSet pages = vm.populatedPages();
             steps.mark("populated pages");
             long countedAt = System.nanoTime();
+            RoundProgress progress;
             boolean converged;
             int rounds = 0;
-            while (true) {
+            do {
                 long started = System.nanoTime();
                 long bytesBefore = writer.bytesWritten();
                 int sent = writer.writePages(pages, this::readPage, rounds == 0);
@@ -145,17 +149,15 @@ public final class OutgoingTransfer {
                 long now = System.nanoTime();
                 double dirtyRateMiBs = dirtyBytes / (double) (1 << 20) / Math.max(1, now - countedAt) * 1e9;
                 countedAt = now;
-                listener.onRound(new RoundProgress(rounds, sent, writer.bytesWritten(), pages.cardinality(),
-                        dirtyRateMiBs));
-                steps.mark("dirty log, round recorded");
-                rounds++;
                 double estimatedNanos = dirtyBytes * (double) roundNanos / roundBytes;
                 converged = estimatedNanos <= settings.downtimeLimit().toNanos();
-                if (converged || rounds >= settings.maxRounds()) {
-                    break;
-                }
-            }
-            if (!gate.mayStopAndCopy(converged)) {
+                progress = new RoundProgress(rounds, sent, writer.bytesWritten(), pages.cardinality(), dirtyRateMiBs,
+                        converged || rounds + 1 >= settings.maxRounds());
+                listener.onRound(progress);
+                steps.mark("dirty log, round recorded");
+                rounds++;
+            } while (!progress.last());
+            if (!gate.mayStopAndCopy(progress, converged)) {
                 throw new CancellationException("the migration was cancelled before the VM was paused");
             }
             steps.mark("STOP_AND_COPY recorded");

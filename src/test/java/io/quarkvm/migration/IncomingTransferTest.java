@@ -52,7 +52,7 @@ class IncomingTransferTest {
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS, round -> { }, converged -> true).run(out, new StepTimes());
+            new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS, round -> { }, (lastRound, converged) -> true).run(out, new StepTimes());
             stream = out.toByteArray();
         }
     }
