@@ -35,7 +35,7 @@ public final class IncomingTransfer {
      * Reads the header, has {@code resolver} name the VM, creates it ({@link VirtualMachine#prepareIncoming}), writes
      * every round's pages into it, reads the vCPU states and the end, and only then gives the vCPUs their states. On
      * any failure the half-built VM, which never ran, is stopped (its resources released) and the failure
-     * propagates. {@code steps} gets the downtime's part here: the last round (from the end of the one before),
+     * propagates. Each step is marked in {@code steps}: resolving the spec, preparing the VM, each round,
      * reading the vCPU states, loading them.
      *
      * @return the VM, {@link VirtualMachine.State#PAUSED}
@@ -52,6 +52,7 @@ public final class IncomingTransfer {
         MigrationStream.Reader reader = MigrationStream.reader(in);
         MigrationStream.Header header = reader.readHeader();
         VmSpec spec = resolver.resolve(header);
+        steps.mark("resolve the spec");
         if (spec.memoryBytes() != header.memoryBytes()) {
             throw new IllegalArgumentException("the migration stream carries " + header.memoryBytes() + " bytes of "
                     + "memory, the VM has " + spec.memoryBytes());
@@ -74,11 +75,12 @@ public final class IncomingTransfer {
                     vm.zeroPage(number);
                 }
             };
-            MigrationStream.RoundEnd round;
-            do {
-                steps.restart();
+            steps.mark("prepare the VM");
+            MigrationStream.RoundEnd round = reader.readRound(memory);
+            while (!round.last()) {
+                steps.mark("round " + round.round());
                 round = reader.readRound(memory);
-            } while (!round.last());
+            }
             steps.mark("last round");
             List<VcpuState> states = reader.readVcpus();
             reader.readEnd();

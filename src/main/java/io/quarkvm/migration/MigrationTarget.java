@@ -55,14 +55,15 @@ public class MigrationTarget implements IncomingMigrations {
 
     @Override
     public void receive(UUID migrationId, InputStream stream) throws IOException {
+        StepTimes steps = new StepTimes();
         Migration migration = records.find(migrationId).orElseThrow(() ->
                 new MigrationRefusedException(409, "node " + node.name() + " knows no migration " + migrationId));
         requireTargetHere(migration);
         long bootId = records.openBootOf(migration.vmId()).orElseThrow(() -> refused(migration, 409,
                 "the VM has no open boot to continue"));
         Arrival arrival = reconciler.arrival(migration.vmId(), bootId);
+        steps.mark("find the migration and boot");
         AtomicReference<VpIndexProvider> provider = new AtomicReference<>();
-        StepTimes steps = new StepTimes();
         VirtualMachine machine;
         try {
             machine = IncomingTransfer.receive(stream, header -> {

@@ -4,7 +4,7 @@ import java.util.StringJoiner;
 
 /**
  * How long each step of a migration took on one node, for its log line: each step counts from the end of the one
- * before (or from the creation, or a {@link #restart}), so they add up to the whole. Not thread-safe: used by one
+ * before (or from the creation), so they add up to the whole. Not thread-safe: used by one
  * thread at a time.
  */
 public final class StepTimes {
@@ -17,11 +17,6 @@ public final class StepTimes {
         long now = System.nanoTime();
         steps.add(String.format("%s %.1f ms", step, (now - last) / 1e6));
         last = now;
-    }
-
-    /** Starts the next step now, leaving the time since the previous mark out. */
-    public void restart() {
-        last = System.nanoTime();
     }
 
     @Override
