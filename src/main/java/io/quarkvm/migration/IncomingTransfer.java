@@ -35,7 +35,8 @@ public final class IncomingTransfer {
      * Reads the header, has {@code resolver} name the VM, creates it ({@link VirtualMachine#prepareIncoming}), writes
      * every round's pages into it, reads the vCPU states and the end, and only then gives the vCPUs their states. On
      * any failure the half-built VM, which never ran, is stopped (its resources released) and the failure
-     * propagates.
+     * propagates. Each step is marked in {@code steps}: resolving the spec, preparing the VM, each round,
+     * reading the vCPU states, loading them.
      *
      * @return the VM, {@link VirtualMachine.State#PAUSED}
      * @throws io.quarkvm.vmm.SnapshotFormatException the stream is truncated, corrupt, out of order or of another
@@ -46,10 +47,12 @@ public final class IncomingTransfer {
      * @throws IOException                            reading failed
      */
     public static VirtualMachine receive(InputStream in, SpecResolver resolver, Hypervisor hypervisor,
-                                         VmListener listener) throws IOException {
+                                         VmListener listener, StepTimes steps) throws IOException {
+
         MigrationStream.Reader reader = MigrationStream.reader(in);
         MigrationStream.Header header = reader.readHeader();
         VmSpec spec = resolver.resolve(header);
+        steps.mark("resolve the spec");
         if (spec.memoryBytes() != header.memoryBytes()) {
             throw new IllegalArgumentException("the migration stream carries " + header.memoryBytes() + " bytes of "
                     + "memory, the VM has " + spec.memoryBytes());
@@ -72,13 +75,18 @@ public final class IncomingTransfer {
                     vm.zeroPage(number);
                 }
             };
-            MigrationStream.RoundEnd round;
-            do {
+            steps.mark("prepare the VM");
+            MigrationStream.RoundEnd round = reader.readRound(memory);
+            while (!round.last()) {
+                steps.mark("round " + round.round());
                 round = reader.readRound(memory);
-            } while (!round.last());
+            }
+            steps.mark("last round");
             List<VcpuState> states = reader.readVcpus();
             reader.readEnd();
+            steps.mark("read vCPUs");
             vm.completeIncoming(states);
+            steps.mark("load vCPUs");
             return vm;
         } catch (IOException | RuntimeException | Error e) {
             vm.stop();

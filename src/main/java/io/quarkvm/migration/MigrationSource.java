@@ -109,10 +109,12 @@ public class MigrationSource {
             giveUp(migration, MigrationPhase.FAILED, "the VM does not run on its source node " + node.name());
             return;
         }
+        StepTimes steps = new StepTimes();
         if (migration.phase() == MigrationPhase.SETUP && !records.beginPrecopy(id)) {
             afterGivingUp(migration); // cancelled before it began
             return;
         }
+        steps.mark("PRECOPY recorded");
         VirtualMachine machine = running.get();
         String targetUrl = QuarkusTransaction.requiringNew().call(() ->
                 NodeEntity.<NodeEntity>findByIdOptional(migration.targetNode()).map(target -> target.url).orElse(null));
@@ -120,18 +122,21 @@ public class MigrationSource {
             giveUp(migration, MigrationPhase.FAILED, "target node " + migration.targetNode() + " has no address");
             return;
         }
+        steps.mark("target's address");
         AtomicReference<OutgoingTransfer.Result> result = new AtomicReference<>();
         OutgoingTransfer transfer = new OutgoingTransfer(machine, id, migration.vmId(),
                 new OutgoingTransfer.Settings(Duration.ofMillis(migration.downtimeLimitMs()), config.migration().maxRounds()),
                 progress -> {
                     MigrationStep.SOURCE_PRECOPY.haltIfAt(config.migration().haltAt());
-                    if (!records.recordRound(id, progress.round() + 1, progress.bytesSent(), progress.dirtyPages(),
-                            progress.dirtyRateMiBs())) {
+                    // The last round is recorded with STOP_AND_COPY, in the gate's transaction.
+                    if (!progress.last() && !records.recordRound(id, progress.round() + 1, progress.bytesSent(),
+                            progress.dirtyPages(), progress.dirtyRateMiBs())) {
                         throw new CancellationException("the migration was cancelled or ended meanwhile");
                     }
                 },
-                converged -> {
-                    boolean allowed = records.enterStopAndCopy(id, converged);
+                (lastRound, converged) -> {
+                    boolean allowed = records.enterStopAndCopy(id, converged, lastRound.round() + 1,
+                            lastRound.bytesSent(), lastRound.dirtyPages(), lastRound.dirtyRateMiBs());
                     if (allowed) {
                         MigrationStep.SOURCE_STOP_AND_COPY.haltIfAt(config.migration().haltAt());
                     }
@@ -139,10 +144,11 @@ public class MigrationSource {
                 });
         try {
             StreamClient.Answer answer = client.send(targetUrl, id, credentials.clusterSecret(),
-                    stream -> result.set(transfer.run(stream)), config.migration().answerTimeout());
+                    stream -> result.set(transfer.run(stream, steps)), config.migration().answerTimeout());
             if (answer.accepted()) {
                 MigrationStep.SOURCE_HANDED_OVER.haltIfAt(config.migration().haltAt());
-                handedOver(migration, result.get());
+                steps.mark("target's answer");
+                handedOver(migration, result.get(), steps);
                 return;
             }
             giveUp(migration, MigrationPhase.FAILED, "target node " + migration.targetNode() + " answered "
@@ -156,14 +162,16 @@ public class MigrationSource {
     }
 
     /** The target runs the VM: its copy here is dropped, the boot goes on there. */
-    private void handedOver(Migration migration, OutgoingTransfer.Result result) {
+    private void handedOver(Migration migration, OutgoingTransfer.Result result, StepTimes steps) {
         OptionalLong downtime = result == null ? OptionalLong.empty()
                 : OptionalLong.of(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - result.pausedAtNanos()));
         reconciler.leftByMigration(migration.vmId());
-        records.recordTimes(migration.id(), downtime, totalMillis(migration));
-        LOG.infof("migration %s: VM %s handed over to node %s (%s ms down, %d rounds)", migration.id(),
-                migration.vmId(), migration.targetNode(), downtime.isPresent() ? downtime.getAsLong() : "?",
-                result == null ? 0 : result.rounds());
+        long totalMs = totalMillis(migration);
+        records.recordTimes(migration.id(), downtime, totalMs);
+        LOG.infof("migration %s: VM %s handed over to node %s (%s ms down, %d ms in all, %d rounds; %s)",
+                migration.id(), migration.vmId(), migration.targetNode(),
+                downtime.isPresent() ? downtime.getAsLong() : "?", totalMs, result == null ? 0 : result.rounds(),
+                steps == null ? "the target's answer was lost" : steps);
     }
 
     /**
@@ -180,7 +188,7 @@ public class MigrationSource {
     private void afterGivingUp(Migration migration) {
         Migration ended = records.find(migration.id()).orElse(migration);
         if (ended.phase() == MigrationPhase.COMPLETED) {
-            handedOver(migration, null); // the target committed though its answer was lost
+            handedOver(migration, null, null); // the target committed though its answer was lost
             return;
         }
         records.recordTimes(migration.id(), OptionalLong.empty(), totalMillis(migration));

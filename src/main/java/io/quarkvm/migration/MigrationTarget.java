@@ -55,12 +55,14 @@ public class MigrationTarget implements IncomingMigrations {
 
     @Override
     public void receive(UUID migrationId, InputStream stream) throws IOException {
+        StepTimes steps = new StepTimes();
         Migration migration = records.find(migrationId).orElseThrow(() ->
                 new MigrationRefusedException(409, "node " + node.name() + " knows no migration " + migrationId));
         requireTargetHere(migration);
         long bootId = records.openBootOf(migration.vmId()).orElseThrow(() -> refused(migration, 409,
                 "the VM has no open boot to continue"));
         Arrival arrival = reconciler.arrival(migration.vmId(), bootId);
+        steps.mark("find the migration and boot");
         AtomicReference<VpIndexProvider> provider = new AtomicReference<>();
         VirtualMachine machine;
         try {
@@ -73,7 +75,7 @@ public class MigrationTarget implements IncomingMigrations {
                 Resolved resolved = resolve(migration.vmId(), header.vcpus());
                 provider.set(resolved.provider());
                 return resolved.spec();
-            }, node.hypervisor().orElseThrow(), arrival.listener());
+            }, node.hypervisor().orElseThrow(), arrival.listener(), steps);
         } catch (IOException | RuntimeException e) {
             String reason = "target node " + node.name() + " could not take the VM: " + e.getMessage();
             records.end(migrationId, MigrationPhase.FAILED, reason);
@@ -83,6 +85,7 @@ public class MigrationTarget implements IncomingMigrations {
         // This node's reconciler takes the machine now, paused: it leaves a VM MIGRATING_OUT alone, and once the commit
         // has made it RUNNING here it finds it local (it must not cold-boot a second copy meanwhile).
         arrival.arrived(machine);
+        steps.mark("hand to the reconciler");
         boolean committed;
         try {
             committed = records.completeOnTarget(migrationId, node.name(), node.hypervisorKind(), provider.get(),
@@ -97,10 +100,12 @@ public class MigrationTarget implements IncomingMigrations {
             throw new MigrationRefusedException(409, "the migration ended before node " + node.name()
                     + " could take the VM over: " + why);
         }
+        steps.mark("commit");
         MigrationStep.TARGET_AFTER_COMMIT.haltIfAt(config.migration().haltAt());
         machine.resume();
-        LOG.infof("migration %s: VM %s runs on node %s now (from node %s)", migrationId, migration.vmId(), node.name(),
-                migration.sourceNode());
+        steps.mark("resume");
+        LOG.infof("migration %s: VM %s runs on node %s now (from node %s; %s)", migrationId, migration.vmId(),
+                node.name(), migration.sourceNode(), steps);
     }
 
     private void requireTargetHere(Migration migration) {

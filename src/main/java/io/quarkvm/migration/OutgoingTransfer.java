@@ -15,7 +15,8 @@ import java.util.concurrent.CancellationException;
  * The source's side of a migration (docs/MIGRATION.md, "Pre-copy"): copies a running VM into a
  * {@link MigrationStream} while it runs, then pauses it for the last dirty pages and the vCPU states.
  *
- * <p>Dirty logging starts first. Round 0 sends every page that is not all zero; each later round sends the pages
+ * <p>Dirty logging starts first. Round 0 sends every page that is not all zero, reading only the pages the host has
+ * populated ({@link VirtualMachine#populatedPages}: the others are zero); each later round sends the pages
  * written during the one before. After each round the time the stop-and-copy would take is estimated as the bytes
  * now dirty over the throughput the round measured; when that is at most {@link Settings#downtimeLimit}, or after
  * {@link Settings#maxRounds} rounds, the transfer asks the {@link StopAndCopyGate}, pauses the VM, sends the pages
@@ -44,8 +45,10 @@ public final class OutgoingTransfer {
      * @param bytesSent     bytes of the stream so far
      * @param dirtyPages    pages the guest wrote while the round was sent (the next round's)
      * @param dirtyRateMiBs how fast the guest wrote them: dirty bytes over the time since the previous count
+     * @param last          the stop-and-copy comes next (the estimate reached the limit, or the round limit)
      */
-    public record RoundProgress(int round, int pagesSent, long bytesSent, int dirtyPages, double dirtyRateMiBs) {
+    public record RoundProgress(int round, int pagesSent, long bytesSent, int dirtyPages, double dirtyRateMiBs,
+                                boolean last) {
     }
 
     /**
@@ -58,11 +61,12 @@ public final class OutgoingTransfer {
     }
 
     /**
-     * Asked once, just before the VM is paused, whether pre-copy converged (what is left fits the downtime limit) or
-     * the round limit ended it: false cancels the transfer, the VM still running.
+     * Asked once, just before the VM is paused, with the last pre-copy round's progress (which the listener has seen
+     * too) and whether pre-copy converged (what is left fits the downtime limit) or the round limit ended it: false
+     * cancels the transfer, the VM still running.
      */
     public interface StopAndCopyGate {
-        boolean mayStopAndCopy(boolean converged);
+        boolean mayStopAndCopy(RoundProgress lastRound, boolean converged);
     }
 
     /**
@@ -111,63 +115,72 @@ public final class OutgoingTransfer {
     }
 
     /**
-     * Runs the whole transfer into {@code out} (flushed, not closed).
+     * Runs the whole transfer into {@code out} (flushed, not closed), marking each step in {@code steps}.
      *
      * @throws CancellationException   the gate said no, or the listener cancelled: the VM runs
      * @throws TransferFailedException writing failed, the VM failed, or the listener did: nothing was resumed
      */
-    public Result run(OutputStream out) throws IOException {
+    public Result run(OutputStream out, StepTimes steps) throws IOException {
         boolean pausedByTransfer = false;
         vm.startDirtyLogging();
         try {
             MigrationStream.Writer writer = MigrationStream.writer(out);
             List<VcpuIdentity> plugged = vm.pluggedVcpus();
             writer.writeHeader(new MigrationStream.Header(migrationId, vmId, vm.memoryBytes(), plugged));
-            int memoryPages = (int) (vm.memoryBytes() / PAGE_SIZE);
-            BitSet pages = new BitSet(memoryPages);
-            pages.set(0, memoryPages);
+            steps.mark("start the dirty log");
+            // Round 0: the pages the host has populated; any other is zero, and one the guest writes from now on is
+            // in the dirty log, started above.
+            BitSet pages = vm.populatedPages();
+            steps.mark("populated pages");
             long countedAt = System.nanoTime();
+            RoundProgress progress;
             boolean converged;
             int rounds = 0;
-            while (true) {
+            do {
                 long started = System.nanoTime();
                 long bytesBefore = writer.bytesWritten();
                 int sent = writer.writePages(pages, this::readPage, rounds == 0);
                 writer.writeRoundEnd(false);
                 long roundNanos = Math.max(1, System.nanoTime() - started);
                 long roundBytes = writer.bytesWritten() - bytesBefore;
+                steps.mark("round " + rounds + ": " + sent + " pages");
                 pages = vm.collectDirtyPages();
                 long dirtyBytes = (long) pages.cardinality() * PAGE_SIZE;
                 long now = System.nanoTime();
                 double dirtyRateMiBs = dirtyBytes / (double) (1 << 20) / Math.max(1, now - countedAt) * 1e9;
                 countedAt = now;
-                listener.onRound(new RoundProgress(rounds, sent, writer.bytesWritten(), pages.cardinality(),
-                        dirtyRateMiBs));
-                rounds++;
                 double estimatedNanos = dirtyBytes * (double) roundNanos / roundBytes;
                 converged = estimatedNanos <= settings.downtimeLimit().toNanos();
-                if (converged || rounds >= settings.maxRounds()) {
-                    break;
-                }
-            }
-            if (!gate.mayStopAndCopy(converged)) {
+                progress = new RoundProgress(rounds, sent, writer.bytesWritten(), pages.cardinality(), dirtyRateMiBs,
+                        converged || rounds + 1 >= settings.maxRounds());
+                listener.onRound(progress);
+                steps.mark("dirty log, round recorded");
+                rounds++;
+            } while (!progress.last());
+            if (!gate.mayStopAndCopy(progress, converged)) {
                 throw new CancellationException("the migration was cancelled before the VM was paused");
             }
+            steps.mark("STOP_AND_COPY recorded");
             pausedByTransfer = vm.state() == VirtualMachine.State.RUNNING;
             vm.pause();
             long pausedAt = System.nanoTime();
+            steps.mark("pause");
             List<VcpuState> states = vm.captureVcpuStates();
+            steps.mark("capture vCPUs");
             if (!states.stream().map(VcpuState::identity).toList().equals(plugged)) {
                 throw new IllegalStateException("the plugged vCPUs changed during the migration: " + plugged
                         + " when it began, " + states.stream().map(VcpuState::identity).toList() + " now");
             }
             pages.or(vm.collectDirtyPages());
+            steps.mark("dirty log");
             int lastRoundPages = writer.writePages(pages, this::readPage, false);
             writer.writeRoundEnd(true);
+            steps.mark("send " + lastRoundPages + " pages");
             for (VcpuState state : states) {
                 writer.writeVcpu(state);
             }
             writer.writeEnd();
+            steps.mark("send vCPUs");
             return new Result(rounds + 1, writer.bytesWritten(), pausedAt, lastRoundPages, converged);
         } catch (CancellationException e) {
             throw e;

@@ -93,33 +93,47 @@ public class MigrationRecords {
      * has ended: a source that sees it was cancelled stops sending.
      */
     public boolean recordRound(UUID id, int rounds, long bytesSent, long dirtyPagesLastRound, double dirtyRateMiBs) {
+        requireRoundFigures(rounds, bytesSent, dirtyPagesLastRound, dirtyRateMiBs);
+        return change(id, false, migration -> !migration.phase.isFinished(), (migration, vm) ->
+                setRoundFigures(migration, rounds, bytesSent, dirtyPagesLastRound, dirtyRateMiBs)).isPresent();
+    }
+
+    /**
+     * PRECOPY → STOP_AND_COPY, before the source pauses the VM: from here on a client can no longer cancel. The last
+     * pre-copy round's progress is recorded in the same transaction (as {@link #recordRound} would: one transaction
+     * fewer before the pause). False when a cancel (or a failure) came first; the source then stops sending and
+     * leaves the VM running.
+     *
+     * @param converged what is left fits the downtime limit (false: the round limit ended pre-copy)
+     */
+    public boolean enterStopAndCopy(UUID id, boolean converged, int rounds, long bytesSent, long dirtyPagesLastRound,
+                                    double dirtyRateMiBs) {
+        requireRoundFigures(rounds, bytesSent, dirtyPagesLastRound, dirtyRateMiBs);
+        return change(id, false, migration -> migration.phase == MigrationPhase.PRECOPY, (migration, vm) -> {
+            migration.phase = MigrationPhase.STOP_AND_COPY;
+            migration.converged = converged;
+            return setRoundFigures(migration, rounds, bytesSent, dirtyPagesLastRound, dirtyRateMiBs);
+        }).isPresent();
+    }
+
+    private static void requireRoundFigures(int rounds, long bytesSent, long dirtyPagesLastRound,
+                                            double dirtyRateMiBs) {
         if (rounds < 0 || bytesSent < 0 || dirtyPagesLastRound < 0 || !(dirtyRateMiBs >= 0) || Double.isInfinite(dirtyRateMiBs)) {
             throw new IllegalArgumentException("a round's figures are counts and rates of 0 or more: rounds " + rounds
                     + ", bytesSent " + bytesSent + ", dirtyPagesLastRound " + dirtyPagesLastRound + ", dirtyRateMiBs "
                     + dirtyRateMiBs);
         }
-        return change(id, false, migration -> !migration.phase.isFinished(), (migration, vm) -> {
-            long newlySent = bytesSent - migration.bytesSent;
-            migration.rounds = rounds;
-            migration.bytesSent = bytesSent;
-            migration.dirtyPagesLastRound = dirtyPagesLastRound;
-            migration.dirtyRateMiBs = dirtyRateMiBs;
-            return () -> metrics.sent(newlySent);
-        }).isPresent();
     }
 
-    /**
-     * PRECOPY → STOP_AND_COPY, before the source pauses the VM: from here on a client can no longer cancel. False
-     * when a cancel (or a failure) came first; the source then stops sending and leaves the VM running.
-     *
-     * @param converged what is left fits the downtime limit (false: the round limit ended pre-copy)
-     */
-    public boolean enterStopAndCopy(UUID id, boolean converged) {
-        return change(id, false, migration -> migration.phase == MigrationPhase.PRECOPY, (migration, vm) -> {
-            migration.phase = MigrationPhase.STOP_AND_COPY;
-            migration.converged = converged;
-            return NOTHING_MORE;
-        }).isPresent();
+    /** Sets a round's figures on the migration; returns the bytes-sent counter's update, for after the commit. */
+    private Runnable setRoundFigures(MigrationEntity migration, int rounds, long bytesSent, long dirtyPagesLastRound,
+                                     double dirtyRateMiBs) {
+        long newlySent = bytesSent - migration.bytesSent;
+        migration.rounds = rounds;
+        migration.bytesSent = bytesSent;
+        migration.dirtyPagesLastRound = dirtyPagesLastRound;
+        migration.dirtyRateMiBs = dirtyRateMiBs;
+        return () -> metrics.sent(newlySent);
     }
 
     /**

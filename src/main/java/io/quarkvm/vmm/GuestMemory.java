@@ -3,6 +3,7 @@ package io.quarkvm.vmm;
 import io.quarkvm.kvm.KvmUserspaceMemoryRegion;
 import io.quarkvm.kvm.NativeMapping;
 import io.quarkvm.kvm.HypervisorVm;
+import java.util.BitSet;
 import java.util.Objects;
 import java.util.function.Consumer;
 import jnr.ffi.Pointer;
@@ -127,6 +128,12 @@ final class GuestMemory implements AutoCloseable {
     synchronized void read(long guestPhysical, byte[] into) {
         requireMapped(guestPhysical, into.length);
         memory.get(guestPhysical, into, 0, into.length);
+    }
+
+    /** The pages that may hold anything but zero: those the host has populated ({@link NativeMapping#populatedPages}). */
+    synchronized BitSet populatedPages() {
+        requireMapped();
+        return mapping.populatedPages();
     }
 
     /** Copies {@code length} bytes of {@code bytes} from {@code offset} into guest memory at {@code guestPhysical}. */

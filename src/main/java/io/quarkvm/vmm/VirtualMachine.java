@@ -589,6 +589,17 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /**
+     * The pages (numbered as by {@link #collectDirtyPages}) that may hold anything but zero: those the host has
+     * populated. Every other page is zero now; a page the guest writes after the call may be missing, which the
+     * dirty log, started before, reports.
+     *
+     * @throws IllegalStateException the VM has stopped
+     */
+    public BitSet populatedPages() {
+        return memory.populatedPages();
+    }
+
+    /**
      * Starts logging which pages the guest writes, as a migration needs: memory slot 0 is set again with
      * KVM_MEM_LOG_DIRTY_PAGES (a flags-only change, allowed while the vCPUs run). Every page counts as clean from
      * now on; nothing happens if the log runs already.

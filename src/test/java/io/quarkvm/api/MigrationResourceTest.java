@@ -254,7 +254,7 @@ class MigrationResourceTest extends MigrationFixtures.WithSourceAndTarget {
         UUID vm = runningVmOn(source);
         UUID id = migrationOf(vm, target);
         assertThat(records.beginPrecopy(id)).isTrue();
-        assertThat(records.enterStopAndCopy(id, true)).isTrue();
+        assertThat(records.enterStopAndCopy(id, true, 1, 4096, 0, 0)).isTrue();
         expectProblem(given().delete("/api/v1/migrations/" + id).then(), 409, null)
                 .body("detail", containsString("STOP_AND_COPY")).body("detail", containsString("can no longer be cancelled"));
         given().get("/api/v1/migrations/" + id).then().body("phase", equalTo("STOP_AND_COPY"));

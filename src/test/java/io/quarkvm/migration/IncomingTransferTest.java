@@ -52,7 +52,7 @@ class IncomingTransferTest {
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS, round -> { }, converged -> true).run(out);
+            new OutgoingTransfer(vm, UUID.randomUUID(), Loopback.VM_ID, SETTINGS, round -> { }, (lastRound, converged) -> true).run(out, new StepTimes());
             stream = out.toByteArray();
         }
     }
@@ -62,7 +62,7 @@ class IncomingTransferTest {
         ProbeReports reports = new ProbeReports(0);
         try (Hypervisor node = TestHypervisors.open();
              VirtualMachine vm = IncomingTransfer.receive(new ByteArrayInputStream(stream), header -> SPEC, node,
-                     reports)) {
+                     reports, new StepTimes())) {
             assertThat(vm.state()).isEqualTo(VirtualMachine.State.PAUSED);
             long beats = Heartbeats.slowest(vm);
             vm.resume();
@@ -122,14 +122,14 @@ class IncomingTransferTest {
         try (Hypervisor node = TestHypervisors.open()) {
             assertThatThrownBy(() -> IncomingTransfer.receive(new ByteArrayInputStream(stream), header -> {
                 throw new IllegalStateException("VM " + header.vmId() + " is not migrating here");
-            }, node, reports)).isInstanceOf(IllegalStateException.class).hasMessageContaining("not migrating here");
+            }, node, reports, new StepTimes())).isInstanceOf(IllegalStateException.class).hasMessageContaining("not migrating here");
             VmSpec onePlugged = VmSpec.probe(8, TWO, IDENTITIES.subList(0, 1), true, VpIndexProvider.USERSPACE_MSR)
                     .withKnownVcpus(IDENTITIES, VpIndexPolicy.SLOT_INDEX);
             assertThatThrownBy(() -> IncomingTransfer.receive(new ByteArrayInputStream(stream), header -> onePlugged,
-                    node, reports)).isInstanceOf(IdentityMismatchException.class);
+                    node, reports, new StepTimes())).isInstanceOf(IdentityMismatchException.class);
             VmSpec bigger = VmSpec.probe(16, TWO, IDENTITIES, true, VpIndexProvider.USERSPACE_MSR);
             assertThatThrownBy(() -> IncomingTransfer.receive(new ByteArrayInputStream(stream), header -> bigger,
-                    node, reports)).isInstanceOf(IllegalArgumentException.class)
+                    node, reports, new StepTimes())).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("bytes of memory");
             assertThat(reports.hasStopped()).as("no VM was built").isFalse();
         }
@@ -145,7 +145,7 @@ class IncomingTransferTest {
         assertThatThrownBy(() -> IncomingTransfer.receive(new ByteArrayInputStream(bad), header -> {
             resolved.add(header);
             return SPEC;
-        }, node, reports)).isInstanceOf(SnapshotFormatException.class).hasMessageStartingWith(message);
+        }, node, reports, new StepTimes())).isInstanceOf(SnapshotFormatException.class).hasMessageStartingWith(message);
         assertThat(resolved).as("the header was read (%s)", message).hasSize(built ? 1 : 0);
         if (built) {
             assertThat(reports.awaitStopped(60)).as("the VM built for %s released", message).isTrue();

@@ -52,6 +52,7 @@ final class Loopback {
             throws Exception {
         ProbeReports targetReports = new ProbeReports(0);
         List<OutgoingTransfer.RoundProgress> rounds = new CopyOnWriteArrayList<>();
+        List<OutgoingTransfer.RoundProgress> gateAsked = new CopyOnWriteArrayList<>();
         OutgoingTransfer.ProgressListener listener = round -> {
             rounds.add(round);
             afterRound.onRound(round);
@@ -62,7 +63,7 @@ final class Loopback {
             Thread receiver = new Thread(() -> {
                 try (Socket socket = server.accept()) {
                     VirtualMachine vm = IncomingTransfer.receive(socket.getInputStream(), resolver, targetNode,
-                            targetReports);
+                            targetReports, new StepTimes());
                     receivedAt[0] = System.nanoTime();
                     received.complete(vm);
                 } catch (Throwable e) {
@@ -73,10 +74,17 @@ final class Loopback {
             long started = System.nanoTime();
             OutgoingTransfer.Result result;
             try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
-                result = new OutgoingTransfer(source, UUID.randomUUID(), VM_ID, settings, listener, converged -> true)
-                        .run(socket.getOutputStream());
+                result = new OutgoingTransfer(source, UUID.randomUUID(), VM_ID, settings, listener, (lastRound, converged) -> {
+                    gateAsked.add(lastRound);
+                    return true;
+                })
+                        .run(socket.getOutputStream(), new StepTimes());
             }
             VirtualMachine target = received.get(WAIT_SECONDS, TimeUnit.SECONDS);
+            assertThat(gateAsked).as("the gate is asked once, with the last round the listener saw")
+                    .containsExactly(rounds.get(rounds.size() - 1));
+            assertThat(rounds).as("only the last pre-copy round says the stop-and-copy comes next")
+                    .extracting(OutgoingTransfer.RoundProgress::last).containsOnlyOnce(true).endsWith(true);
             receiver.join();
             assertThat(source.state()).isEqualTo(VirtualMachine.State.PAUSED);
             assertThat(target.state()).isEqualTo(VirtualMachine.State.PAUSED);

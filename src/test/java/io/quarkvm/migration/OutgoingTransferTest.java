@@ -40,15 +40,15 @@ class OutgoingTransferTest {
         try (Hypervisor node = TestHypervisors.open();
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
-            OutgoingTransfer refused = transfer(vm, round -> { }, converged -> false);
-            assertThatThrownBy(() -> refused.run(new ByteArrayOutputStream()))
+            OutgoingTransfer refused = transfer(vm, round -> { }, (lastRound, converged) -> false);
+            assertThatThrownBy(() -> refused.run(new ByteArrayOutputStream(), new StepTimes()))
                     .isInstanceOf(CancellationException.class);
             assertRunsWithoutDirtyLog(vm);
 
             OutgoingTransfer cancelledAtRound = transfer(vm, round -> {
                 throw new CancellationException("cancelled by the user");
-            }, converged -> true);
-            assertThatThrownBy(() -> cancelledAtRound.run(new ByteArrayOutputStream()))
+            }, (lastRound, converged) -> true);
+            assertThatThrownBy(() -> cancelledAtRound.run(new ByteArrayOutputStream(), new StepTimes()))
                     .isInstanceOf(CancellationException.class).hasMessage("cancelled by the user");
             assertRunsWithoutDirtyLog(vm);
         }
@@ -59,7 +59,7 @@ class OutgoingTransferTest {
         try (Hypervisor node = TestHypervisors.open();
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
-            assertThatThrownBy(() -> transfer(vm, round -> { }, converged -> true).run(new Connection(true)))
+            assertThatThrownBy(() -> transfer(vm, round -> { }, (lastRound, converged) -> true).run(new Connection(true), new StepTimes()))
                     .isInstanceOfSatisfying(OutgoingTransfer.TransferFailedException.class,
                             failed -> assertThat(failed.pausedByTransfer()).isFalse())
                     .hasMessageContaining("connection reset").hasMessageEndingWith("(the VM runs)");
@@ -73,11 +73,11 @@ class OutgoingTransferTest {
              VirtualMachine vm = VirtualMachine.start(node, SPEC, new ProbeReports(0))) {
             Heartbeats.awaitAtLeast(vm, 2);
             Connection connection = new Connection(false);
-            OutgoingTransfer transfer = transfer(vm, round -> { }, converged -> {
+            OutgoingTransfer transfer = transfer(vm, round -> { }, (lastRound, converged) -> {
                 connection.broken = true; // what is flushed from now on, the stop-and-copy round, is lost
                 return true;
             });
-            assertThatThrownBy(() -> transfer.run(connection))
+            assertThatThrownBy(() -> transfer.run(connection, new StepTimes()))
                     .isInstanceOfSatisfying(OutgoingTransfer.TransferFailedException.class,
                             failed -> assertThat(failed.pausedByTransfer()).isTrue())
                     .hasMessageEndingWith("(the VM is paused)");

@@ -64,7 +64,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
     void eachPhaseIsEnteredFromTheOneBeforeItOnly() {
         UUID vm = runningVmOn(source);
         UUID id = migrationOf(vm, target);
-        assertThat(records.enterStopAndCopy(id, true)).as("not before PRECOPY").isFalse();
+        assertThat(records.enterStopAndCopy(id, true, 1, 4096, 0, 0)).as("not before PRECOPY").isFalse();
         assertThat(records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
                 OptionalLong.empty(), openBoot(vm))).as("not before STOP_AND_COPY").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.SETUP);
@@ -72,9 +72,9 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         assertThat(records.beginPrecopy(id)).isTrue();
         assertThat(records.beginPrecopy(id)).as("once").isFalse();
         assertThat(migration(id).converged()).as("not known before the pause").isNull();
-        assertThat(records.enterStopAndCopy(id, false)).isTrue();
+        assertThat(records.enterStopAndCopy(id, false, 1, 4096, 0, 0)).isTrue();
         assertThat(migration(id).converged()).as("the round limit ended pre-copy").isFalse();
-        assertThat(records.enterStopAndCopy(id, true)).as("once").isFalse();
+        assertThat(records.enterStopAndCopy(id, true, 1, 4096, 0, 0)).as("once").isFalse();
         assertThat(records.beginPrecopy(id)).as("never back").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.STOP_AND_COPY);
         assertThat(phaseOf(vm)).isEqualTo(VmPhase.MIGRATING_OUT);
@@ -95,14 +95,21 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         assertThat(afterTwo.dirtyPagesLastRound()).isEqualTo(64);
         assertThat(afterTwo.dirtyRateMiBs()).isEqualTo(2.0);
         assertThat(bytesSent() - sentBefore).as("the counter moves by what each round added").isEqualTo(4 << 20);
-        assertThat(records.enterStopAndCopy(id, true)).isTrue();
-        assertThat(records.recordRound(id, 3, 5 << 20, 0, 0)).as("the last round, paused").isTrue();
+        assertThat(records.enterStopAndCopy(id, true, 3, 5 << 20, 8, 0.5)).as("with the last pre-copy round").isTrue();
+        Migration stopping = migration(id);
+        assertThat(stopping.rounds()).isEqualTo(3);
+        assertThat(stopping.bytesSent()).isEqualTo(5 << 20);
+        assertThat(stopping.dirtyPagesLastRound()).isEqualTo(8);
+        assertThat(bytesSent() - sentBefore).isEqualTo(5 << 20);
+        assertThat(records.recordRound(id, 4, 6 << 20, 0, 0)).as("the last round, paused").isTrue();
 
         assertThat(records.end(id, MigrationPhase.FAILED, "target unreachable")).isTrue();
-        assertThat(records.recordRound(id, 4, 6 << 20, 0, 0)).as("not once ended").isFalse();
-        assertThat(migration(id).rounds()).isEqualTo(3);
+        assertThat(records.recordRound(id, 5, 7 << 20, 0, 0)).as("not once ended").isFalse();
+        assertThat(migration(id).rounds()).isEqualTo(4);
         assertThatThrownBy(() -> records.recordRound(id, 1, -1, 0, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> records.recordRound(id, 1, 0, 0, Double.NaN)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> records.enterStopAndCopy(id, true, -1, 0, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
@@ -210,7 +217,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         assertThat(records.find(unknown)).isEmpty();
         assertThat(records.beginPrecopy(unknown)).isFalse();
         assertThat(records.recordRound(unknown, 1, 1, 1, 1)).isFalse();
-        assertThat(records.enterStopAndCopy(unknown, true)).isFalse();
+        assertThat(records.enterStopAndCopy(unknown, true, 1, 4096, 0, 0)).isFalse();
         assertThat(records.completeOnTarget(unknown, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
                 OptionalLong.empty(), 1)).isFalse();
         assertThat(records.recordTimes(unknown, OptionalLong.empty(), 1)).isFalse();
@@ -258,7 +265,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         for (int race = 0; race < RACES; race++) {
             UUID id = migrationOf(vm, target);
             assertThat(records.beginPrecopy(id)).isTrue();
-            List<Object> outcome = concurrently(() -> records.enterStopAndCopy(id, true), () -> {
+            List<Object> outcome = concurrently(() -> records.enterStopAndCopy(id, true, 1, 4096, 0, 0), () -> {
                 try {
                     return migrations.cancel(id);
                 } catch (io.quarkvm.domain.ConflictException refused) {
@@ -347,7 +354,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
     private UUID inStopAndCopy(UUID vm, String to) {
         UUID id = migrationOf(vm, to);
         assertThat(records.beginPrecopy(id)).isTrue();
-        assertThat(records.enterStopAndCopy(id, true)).isTrue();
+        assertThat(records.enterStopAndCopy(id, true, 1, 4096, 0, 0)).isTrue();
         return id;
     }
 
