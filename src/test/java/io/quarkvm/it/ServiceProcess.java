@@ -1,5 +1,6 @@
 package io.quarkvm.it;
 
+import io.quarkvm.emulated.TestHypervisors;
 import io.restassured.RestAssured;
 import io.restassured.specification.RequestSpecification;
 
@@ -130,6 +131,9 @@ final class ServiceProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dquarkvm.data-dir=" + dataDir, "-Dquarkvm.embedded-db.port=" + databasePort,
                 "-Dquarkus.http.port=" + httpPort, "-Dquarkvm.node.url=" + baseUri()));
+        if ("emulated".equals(System.getProperty(TestHypervisors.BACKEND_PROPERTY))) {
+            command.add("-Dquarkvm.node.hypervisor=emulated"); // as the VMM tests: the software backend on a KVM host
+        }
         extraProperties.forEach((key, value) -> {
             if (!key.equals(OPERATOR_TOKEN)) {
                 command.add("-D" + key + "=" + value);
