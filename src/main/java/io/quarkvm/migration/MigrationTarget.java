@@ -6,7 +6,6 @@ import io.quarkvm.domain.MigrationPhase;
 import io.quarkvm.domain.PlacementDecision;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.domain.VpIndexProviders;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.node.Arrival;
 import io.quarkvm.node.LocalNode;
@@ -25,6 +24,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -146,15 +146,14 @@ public class MigrationTarget implements IncomingMigrations {
         if (vm == null) {
             throw new MigrationRefusedException(409, "the VM was deleted");
         }
-        PlacementDecision decision = VpIndexProviders.place(node.capabilities(), node.provider(), vm.vpIndexPolicy(),
-                vm.topology(), vm.hypervVpIndex);
+        PlacementDecision decision = node.placementOf(vm);
         if (decision instanceof PlacementDecision.Refused refusal) {
             throw new MigrationRefusedException(422, "node " + node.name() + " cannot honour the VM's VP index policy: "
                     + refusal.reason());
         }
         VpIndexProvider provider = ((PlacementDecision.Accepted) decision).provider();
         List<VcpuIdentity> plugged = vm.vcpus.stream().filter(vcpu -> vcpu.plugged).map(VcpuEntity::identity).toList();
-        if (!List.copyOf(streamed).containsAll(plugged) || !plugged.containsAll(streamed)) {
+        if (!Set.copyOf(streamed).equals(Set.copyOf(plugged))) {
             throw new MigrationRefusedException(422, "the stream carries the vCPUs " + streamed + ", the database "
                     + "plugs " + plugged);
         }

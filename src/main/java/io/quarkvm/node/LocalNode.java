@@ -10,6 +10,7 @@ import io.quarkvm.config.QuarkvmConfig;
 import io.quarkvm.domain.HypervisorKind;
 import io.quarkvm.domain.InvalidSpecificationException;
 import io.quarkvm.domain.NodeCapabilities;
+import io.quarkvm.domain.PlacementDecision;
 import io.quarkvm.domain.VpIndexProvider;
 import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.emulated.EmulatedHypervisor;
@@ -17,6 +18,7 @@ import io.quarkvm.kvm.Hypervisor;
 import io.quarkvm.kvm.Hypervisors;
 import io.quarkvm.kvm.KernelHyperv;
 import io.quarkvm.persistence.NodeEntity;
+import io.quarkvm.persistence.VmEntity;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -262,6 +264,11 @@ public class LocalNode {
 
     public VpIndexProvider provider() {
         return provider;
+    }
+
+    /** Whether, and through which provider, this node can run {@code vm} (to start it, or to take it over). */
+    public PlacementDecision placementOf(VmEntity vm) {
+        return VpIndexProviders.place(capabilities(), provider(), vm.vpIndexPolicy(), vm.topology(), vm.hypervVpIndex);
     }
 
     private static int offered(String property, int value) {

@@ -14,7 +14,6 @@ import io.quarkvm.domain.PlacementDecision;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VmPhase;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkvm.domain.VpIndexProviders;
 import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.DatabaseUnavailable;
 import io.quarkvm.persistence.VcpuEntity;
@@ -284,8 +283,7 @@ public class VmReconciler {
     }
 
     private LocalVm startLocal(VmEntity vm) {
-        PlacementDecision decision = VpIndexProviders.place(node.capabilities(), node.provider(), vm.vpIndexPolicy(),
-                vm.topology(), vm.hypervVpIndex);
+        PlacementDecision decision = node.placementOf(vm);
         if (decision instanceof PlacementDecision.Refused refused) {
             recordFailedStart(vm.id, "cannot run here: " + refused.reason());
             return null;
