@@ -28,6 +28,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -78,7 +79,8 @@ public class MigrationSource {
         if (sending.add(due.vmId())) {
             senders.execute(() -> {
                 try {
-                    unfinishedMigrationOf(due.vmId()).ifPresent(this::send);
+                    due.migration().filter(migration -> !migration.phase().isFinished())
+                            .or(() -> unfinishedMigrationOf(due.vmId())).ifPresent(this::send);
                 } catch (RuntimeException e) {
                     LOG.errorf(e, "the migration of VM %s failed on its source", due.vmId());
                 } finally {
@@ -110,11 +112,16 @@ public class MigrationSource {
             return;
         }
         StepTimes steps = new StepTimes();
-        if (migration.phase() == MigrationPhase.SETUP && !records.beginPrecopy(id)) {
-            afterGivingUp(migration); // cancelled before it began
-            return;
-        }
-        steps.mark("PRECOPY recorded");
+        // SETUP → PRECOPY is recorded while the stream is set up, not before: the transfer waits for it before it
+        // records its first round (or the stop-and-copy), so a cancel that came first still ends it with the VM running.
+        CompletableFuture<Boolean> precopyBegun = migration.phase() == MigrationPhase.SETUP
+                ? CompletableFuture.supplyAsync(() -> records.beginPrecopy(id), senders)
+                : CompletableFuture.completedFuture(true);
+        Runnable requirePrecopyBegun = () -> {
+            if (!precopyBegun.join()) {
+                throw new CancellationException("the migration was cancelled before pre-copy began");
+            }
+        };
         VirtualMachine machine = running.get();
         String targetUrl = QuarkusTransaction.requiringNew().call(() ->
                 NodeEntity.<NodeEntity>findByIdOptional(migration.targetNode()).map(target -> target.url).orElse(null));
@@ -127,6 +134,7 @@ public class MigrationSource {
         OutgoingTransfer transfer = new OutgoingTransfer(machine, id, migration.vmId(),
                 new OutgoingTransfer.Settings(Duration.ofMillis(migration.downtimeLimitMs()), config.migration().maxRounds()),
                 progress -> {
+                    requirePrecopyBegun.run();
                     MigrationStep.SOURCE_PRECOPY.haltIfAt(config.migration().haltAt());
                     // The last round is recorded with STOP_AND_COPY, in the gate's transaction.
                     if (!progress.last() && !records.recordRound(id, progress.round() + 1, progress.bytesSent(),
@@ -135,6 +143,7 @@ public class MigrationSource {
                     }
                 },
                 (lastRound, converged) -> {
+                    requirePrecopyBegun.run();
                     boolean allowed = records.enterStopAndCopy(id, converged, lastRound.round() + 1,
                             lastRound.bytesSent(), lastRound.dirtyPages(), lastRound.dirtyRateMiBs());
                     if (allowed) {

@@ -6,7 +6,6 @@ import io.quarkvm.domain.MigrationPhase;
 import io.quarkvm.domain.PlacementDecision;
 import io.quarkvm.domain.VcpuIdentity;
 import io.quarkvm.domain.VpIndexProvider;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkvm.node.Arrival;
 import io.quarkvm.node.LocalNode;
 import io.quarkvm.node.MigrationStep;
@@ -17,7 +16,6 @@ import io.quarkvm.service.MigrationRecords;
 import io.quarkvm.vmm.VirtualMachine;
 import io.quarkvm.vmm.VmSpec;
 import jakarta.enterprise.context.ApplicationScoped;
-import org.hibernate.Hibernate;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
@@ -56,13 +54,15 @@ public class MigrationTarget implements IncomingMigrations {
     @Override
     public void receive(UUID migrationId, InputStream stream) throws IOException {
         StepTimes steps = new StepTimes();
-        Migration migration = records.find(migrationId).orElseThrow(() ->
+        MigrationRecords.Arriving arriving = records.arriving(migrationId).orElseThrow(() ->
                 new MigrationRefusedException(409, "node " + node.name() + " knows no migration " + migrationId));
+        Migration migration = arriving.migration();
         requireTargetHere(migration);
-        long bootId = records.openBootOf(migration.vmId()).orElseThrow(() -> refused(migration, 409,
+        VmEntity vm = arriving.vm().orElseThrow(() -> refused(migration, 409, "the VM was deleted"));
+        long bootId = arriving.openBootId().orElseThrow(() -> refused(migration, 409,
                 "the VM has no open boot to continue"));
         Arrival arrival = reconciler.arrival(migration.vmId(), bootId);
-        steps.mark("find the migration and boot");
+        steps.mark("find the migration, VM and boot");
         AtomicReference<VpIndexProvider> provider = new AtomicReference<>();
         VirtualMachine machine;
         try {
@@ -72,7 +72,7 @@ public class MigrationTarget implements IncomingMigrations {
                             + " of VM " + header.vmId() + ", not of migration " + migrationId + " of VM "
                             + migration.vmId());
                 }
-                Resolved resolved = resolve(migration.vmId(), header.vcpus());
+                Resolved resolved = resolve(vm, header.vcpus());
                 provider.set(resolved.provider());
                 return resolved.spec();
             }, node.hypervisor().orElseThrow(), arrival.listener(), steps);
@@ -132,20 +132,11 @@ public class MigrationTarget implements IncomingMigrations {
     }
 
     /**
-     * The spec to build from the database: the provider this node uses for the VM's policy (which may differ from the
-     * source's), and the stream's vCPUs, each of which must be a persisted plugged identity of the VM, all of them.
+     * The spec to build from the VM as the database has it: the provider this node uses for the VM's policy (which
+     * may differ from the source's), and the stream's vCPUs, each of which must be a persisted plugged identity of
+     * the VM, all of them.
      */
-    private Resolved resolve(UUID vmId, List<VcpuIdentity> streamed) {
-        VmEntity vm = QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity found = VmEntity.findById(vmId);
-            if (found != null) {
-                Hibernate.initialize(found.vcpus);
-            }
-            return found;
-        });
-        if (vm == null) {
-            throw new MigrationRefusedException(409, "the VM was deleted");
-        }
+    private Resolved resolve(VmEntity vm, List<VcpuIdentity> streamed) {
         PlacementDecision decision = node.placementOf(vm);
         if (decision instanceof PlacementDecision.Refused refusal) {
             throw new MigrationRefusedException(422, "node " + node.name() + " cannot honour the VM's VP index policy: "

@@ -162,11 +162,10 @@ public final class OutgoingTransfer {
             }
             steps.mark("STOP_AND_COPY recorded");
             pausedByTransfer = vm.state() == VirtualMachine.State.RUNNING;
-            vm.pause();
+            // From the pause request on: the guest may still run until each vCPU has seen it, never counted out.
             long pausedAt = System.nanoTime();
-            steps.mark("pause");
-            List<VcpuState> states = vm.captureVcpuStates();
-            steps.mark("capture vCPUs");
+            List<VcpuState> states = vm.pauseAndCaptureVcpuStates();
+            steps.mark("pause and capture vCPUs");
             if (!states.stream().map(VcpuState::identity).toList().equals(plugged)) {
                 throw new IllegalStateException("the plugged vCPUs changed during the migration: " + plugged
                         + " when it began, " + states.stream().map(VcpuState::identity).toList() + " now");

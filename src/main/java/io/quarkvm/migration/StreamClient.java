@@ -33,8 +33,12 @@ public final class StreamClient {
     private static final int CHUNKS_IN_FLIGHT = 32;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
+    /**
+     * Its own work runs where it arises (the caller's thread, the client's selector thread) rather than on a pool:
+     * each hand-off to another thread costs a wake-up, and the last chunk and the answer are the VM's downtime.
+     */
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(CONNECT_TIMEOUT).build();
+            .connectTimeout(CONNECT_TIMEOUT).executor(Runnable::run).build();
     private final Duration stallTimeout;
 
     /** @param stallTimeout how long a write may wait for a target that stopped reading before the stream fails */

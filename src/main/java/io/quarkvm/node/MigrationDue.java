@@ -1,7 +1,16 @@
 package io.quarkvm.node;
 
+import io.quarkvm.domain.Migration;
+
+import java.util.Optional;
 import java.util.UUID;
 
-/** The reconciler found a VM of this node handed to a migration: the migration source takes it up (once). */
-public record MigrationDue(UUID vmId) {
+/**
+ * A VM of some node is handed to a migration: the migration source takes it up (once) if that node is this one. Fired
+ * by the reconciler at every look at such a VM, and by the request that created the migration, which passes it along
+ * so that the source need not read it back.
+ *
+ * @param migration the unfinished migration as just recorded; empty: the source reads it
+ */
+public record MigrationDue(UUID vmId, Optional<Migration> migration) {
 }

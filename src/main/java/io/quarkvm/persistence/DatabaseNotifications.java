@@ -23,8 +23,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
 /**
- * VM events between the nodes: each is written to the {@link EventLog} and announced with PostgreSQL NOTIFY, both
- * inside the transaction of the change, so PostgreSQL delivers the announcement only when (and if) it commits. An
+ * VM events between the nodes: each is written to the {@link EventLog} inside the transaction of the change, and the
+ * database announces it with NOTIFY on {@value #EVENT_CHANNEL} (V8__event_announced_by_the_database.sql: the commit
+ * trigger that numbers it), so PostgreSQL delivers the announcement only when (and if) it commits. An
  * event that asks something of a VM's node (a desired state, a vCPU plugged or unplugged, a deletion) wakes the
  * reconcilers; every event wakes each node's event feed, which reads the log.
  */
@@ -32,6 +33,7 @@ import java.util.function.Consumer;
 public class DatabaseNotifications {
 
     private static final Logger LOG = Logger.getLogger(DatabaseNotifications.class);
+    /** The channel V8__event_announced_by_the_database.sql notifies. */
     private static final String EVENT_CHANNEL = "quarkvm_event";
     /** Events a node records itself, about what it observed: nothing for a reconciler to act on. */
     private static final String OBSERVATION = "phase";
@@ -84,23 +86,13 @@ public class DatabaseNotifications {
         eventCommitted.add(wake);
     }
 
-    /** Within the caller's transaction: log the event, and announce it once it commits. */
+    /** Within the caller's transaction: log the event; the database announces it once it commits. */
     public void announce(VmEvent event) {
         log.append(event);
-        try {
-            notify(EVENT_CHANNEL, json.writeValueAsString(new Announcement(event.type(), event.vmId())));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** What a notification carries: enough to wake the right reconciler; the event itself is in the log. */
     record Announcement(String type, UUID vmId) {
-    }
-
-    private static void notify(String channel, String payload) {
-        VmEntity.getEntityManager().createNativeQuery("SELECT pg_notify(?1, ?2)")
-                .setParameter(1, channel).setParameter(2, payload).getSingleResult();
     }
 
     /**

@@ -6,6 +6,7 @@ import io.quarkvm.domain.Migration;
 import io.quarkvm.domain.MigrationPhase;
 import io.quarkvm.domain.MigrationRules;
 import io.quarkvm.domain.VmPhase;
+import io.quarkvm.node.MigrationDue;
 import io.quarkvm.node.NodeDirectory;
 import io.quarkvm.node.PhaseChanges;
 import io.quarkvm.persistence.DatabaseNotifications;
@@ -13,16 +14,19 @@ import io.quarkvm.persistence.MigrationEntity;
 import io.quarkvm.persistence.VmEntity;
 import io.quarkvm.persistence.VmEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.persistence.LockModeType;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
  * What a client asks of live migration, on whichever node takes the request (docs/MIGRATION.md): a migration is
- * checked ({@link MigrationRules}) and recorded, and the VM's source node, woken by the event's NOTIFY, runs it; the
+ * checked ({@link MigrationRules}) and recorded, and the VM's source node runs it: at once when that is the node that
+ * took the request ({@link MigrationDue} with the migration), else once the event's NOTIFY wakes its reconciler; the
  * nodes record what follows through {@link MigrationRecords}.
  */
 @ApplicationScoped
@@ -34,13 +38,15 @@ public class MigrationService {
     private final MigrationRecords records;
     private final PhaseChanges phaseChanges;
     private final DatabaseNotifications notifications;
+    private final Event<MigrationDue> migrationsDue;
 
     MigrationService(NodeDirectory nodes, MigrationRecords records, PhaseChanges phaseChanges,
-                     DatabaseNotifications notifications) {
+                     DatabaseNotifications notifications, Event<MigrationDue> migrationsDue) {
         this.nodes = nodes;
         this.records = records;
         this.phaseChanges = phaseChanges;
         this.notifications = notifications;
+        this.migrationsDue = migrationsDue;
     }
 
     /**
@@ -85,6 +91,7 @@ public class MigrationService {
             throw e;
         }
         phaseChanges.recorded();
+        migrationsDue.fire(new MigrationDue(vmId, Optional.of(created)));
         return created;
     }
 

@@ -85,8 +85,7 @@ public record VmSnapshot(long memoryBytes, List<MemoryRange> memory, List<VcpuSt
      * @throws IllegalStateException the VM has stopped or crashed, or a vCPU did not answer in time
      */
     public static VmSnapshot capture(VirtualMachine vm) {
-        vm.pause();
-        List<VcpuState> states = vm.captureVcpuStates();
+        List<VcpuState> states = vm.pauseAndCaptureVcpuStates();
         GuestMemory memory = vm.memory();
         return new VmSnapshot(memory.size(), nonZeroRanges(memory), states);
     }

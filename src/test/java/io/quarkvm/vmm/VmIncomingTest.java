@@ -35,8 +35,6 @@ class VmIncomingTest {
         try (Hypervisor node = TestHypervisors.open();
              VirtualMachine vm = VirtualMachine.start(node, SPEC, VmListener.NONE)) {
             assertThatThrownBy(vm::collectDirtyPages).isInstanceOf(IllegalArgumentException.class);
-            assertThatThrownBy(vm::captureVcpuStates).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("not PAUSED");
 
             vm.startDirtyLogging();
             Heartbeats.awaitAtLeast(vm, vm.heartbeats(0) + 100);
@@ -48,7 +46,7 @@ class VmIncomingTest {
             vm.collectDirtyPages();
             long beats = vm.heartbeats(0);
             assertThat(vm.collectDirtyPages().isEmpty()).as("nothing written while paused").isTrue();
-            assertThat(vm.captureVcpuStates()).extracting(VcpuState::identity).containsExactlyElementsOf(IDENTITIES);
+            assertThat(vm.pauseAndCaptureVcpuStates()).extracting(VcpuState::identity).containsExactlyElementsOf(IDENTITIES);
 
             vm.resume();
             Heartbeats.awaitAtLeast(vm, beats + 100);
@@ -69,8 +67,8 @@ class VmIncomingTest {
             try (VirtualMachine vm = VirtualMachine.start(source, SPEC, sourceReports);
                  VirtualMachine incoming = VirtualMachine.prepareIncoming(target, SPEC, targetReports)) {
                 sourceReports.awaitAllReported();
-                vm.pause();
-                states = vm.captureVcpuStates();
+                states = vm.pauseAndCaptureVcpuStates();
+                assertThat(vm.state()).isEqualTo(VirtualMachine.State.PAUSED);
                 beats = vm.heartbeats(1);
 
                 assertThat(incoming.state()).isEqualTo(VirtualMachine.State.PAUSED);
