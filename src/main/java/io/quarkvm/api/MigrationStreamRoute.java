@@ -19,7 +19,7 @@ import org.jboss.logging.Logger;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.Map;
+import java.time.Instant;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,50 +70,60 @@ public class MigrationStreamRoute {
         try {
             migrationId = UUID.fromString(context.pathParam("id"));
         } catch (IllegalArgumentException e) {
-            answer(context, Problem.of(400, "invalid-value", "Invalid value",
-                    "the migration id must be a UUID: " + context.pathParam("id"), "id"));
+            answer(context, Answer.of(Problem.of(400, "invalid-value", "Invalid value",
+                    "the migration id must be a UUID: " + context.pathParam("id"), "id")));
             return;
         }
         RequestBodyStream stream = new RequestBodyStream(context.request(), sourceIdleTimeoutMillis);
         readers.execute(() -> answer(context, outcome(migrationId, stream)));
     }
 
-    /** What the source is told: a problem, or null when the VM runs here. */
-    private Problem outcome(UUID migrationId, RequestBodyStream stream) {
+    /** What the source is told: that the VM runs here, and since when, or a problem. */
+    private Answer outcome(UUID migrationId, RequestBodyStream stream) {
         try {
-            incoming.receive(migrationId, stream);
-            return null;
+            return new Answer(200, "application/json", new Running("RUNNING", incoming.receive(migrationId, stream)));
         } catch (MigrationRefusedException e) {
             LOG.warnf("refused migration %s: %s", migrationId, e.getMessage());
-            return Problem.of(e.status(), "migration-refused", "Migration refused", e.getMessage(), null);
+            return Answer.of(Problem.of(e.status(), "migration-refused", "Migration refused", e.getMessage(), null));
         } catch (SnapshotFormatException e) {
             LOG.warnf("rejected the stream of migration %s: %s", migrationId, e.getMessage());
-            return Problem.of(422, "migration-stream-invalid", "Invalid migration stream", e.getMessage(), null);
+            return Answer.of(Problem.of(422, "migration-stream-invalid", "Invalid migration stream", e.getMessage(),
+                    null));
         } catch (IOException e) {
             LOG.warnf("the stream of migration %s broke off: %s", migrationId, e.getMessage());
-            return Problem.of(400, "migration-stream-broken", "Migration stream broken", e.getMessage(), null);
+            return Answer.of(Problem.of(400, "migration-stream-broken", "Migration stream broken", e.getMessage(),
+                    null));
         } catch (RuntimeException e) {
-            return ProblemMappers.unexpectedFailure(e);
+            return Answer.of(ProblemMappers.unexpectedFailure(e));
         }
+    }
+
+    /** The target's answer: 200 with {@link Running}, or a problem. */
+    private record Answer(int status, String mediaType, Object body) {
+        static Answer of(Problem problem) {
+            return new Answer(problem.status(), Problem.MEDIA_TYPE, problem);
+        }
+    }
+
+    /**
+     * The VM runs here since {@code resumedAt} (this node's clock), which the source records beside its own pause
+     * instant (the guest's downtime where the clocks agree).
+     */
+    record Running(String outcome, Instant resumedAt) {
     }
 
     /**
      * An answer given before the body ended (a refusal) closes the connection once written: the source learns at its
      * next write rather than sending the rest into a paused request.
      */
-    private void answer(RoutingContext context, Problem problem) {
+    private void answer(RoutingContext context, Answer answer) {
         HttpServerResponse response = context.response();
         response.putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
         if (!context.request().isEnded()) {
             response.endHandler(written -> context.request().connection().close());
         }
-        if (problem == null) {
-            response.setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end(Buffer.buffer(bytes(Map.of("outcome", "RUNNING"))));
-        } else {
-            response.setStatusCode(problem.status()).putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                    .end(Buffer.buffer(bytes(problem)));
-        }
+        response.setStatusCode(answer.status()).putHeader(HttpHeaders.CONTENT_TYPE, answer.mediaType())
+                .end(Buffer.buffer(bytes(answer.body())));
     }
 
     private byte[] bytes(Object value) {

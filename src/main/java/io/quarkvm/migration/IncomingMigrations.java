@@ -2,6 +2,7 @@ package io.quarkvm.migration;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.UUID;
 
 /**
@@ -13,10 +14,11 @@ public interface IncomingMigrations {
     /**
      * Reads the whole stream of migration {@code migrationId} and returns once the VM runs here.
      *
+     * @return when this node let the VM run again (its clock)
      * @throws MigrationRefusedException  this node does not take the VM (nothing was built, or it was discarded
      *                                    unrun)
      * @throws io.quarkvm.vmm.SnapshotFormatException the stream is truncated, corrupt or of another version
      * @throws IOException                the stream broke off
      */
-    void receive(UUID migrationId, InputStream stream) throws IOException;
+    Instant receive(UUID migrationId, InputStream stream) throws IOException;
 }

@@ -24,7 +24,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CancellationException;
@@ -157,7 +156,7 @@ public class MigrationSource {
             if (answer.accepted()) {
                 MigrationStep.SOURCE_HANDED_OVER.haltIfAt(config.migration().haltAt());
                 steps.mark("target's answer");
-                handedOver(migration, result.get(), steps);
+                handedOver(migration, result.get(), resumedAtOf(answer.body()), steps);
                 return;
             }
             giveUp(migration, MigrationPhase.FAILED, "target node " + migration.targetNode() + " answered "
@@ -171,16 +170,30 @@ public class MigrationSource {
     }
 
     /** The target runs the VM: its copy here is dropped, the boot goes on there. */
-    private void handedOver(Migration migration, OutgoingTransfer.Result result, StepTimes steps) {
-        OptionalLong downtime = result == null ? OptionalLong.empty()
-                : OptionalLong.of(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - result.pausedAtNanos()));
+    private void handedOver(Migration migration, OutgoingTransfer.Result result, Optional<Instant> resumedAt,
+                            StepTimes steps) {
+        Optional<MigrationRecords.Handover> handover = Optional.ofNullable(result).map(sent ->
+                new MigrationRecords.Handover(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent.pausedAtNanos()),
+                        sent.pausedAt(), resumedAt));
         reconciler.leftByMigration(migration.vmId());
         long totalMs = totalMillis(migration);
-        records.recordTimes(migration.id(), downtime, totalMs);
+        records.recordTimes(migration.id(), handover, totalMs);
         LOG.infof("migration %s: VM %s handed over to node %s (%s ms down, %d ms in all, %d rounds; %s)",
                 migration.id(), migration.vmId(), migration.targetNode(),
-                downtime.isPresent() ? downtime.getAsLong() : "?", totalMs, result == null ? 0 : result.rounds(),
-                steps == null ? "the target's answer was lost" : steps);
+                handover.map(times -> (Object) times.downtimeMs()).orElse("?"), totalMs,
+                result == null ? 0 : result.rounds(), steps == null ? "the target's answer was lost" : steps);
+    }
+
+    /** When the target says it let the VM run again (its clock), if its answer says so. */
+    private Optional<Instant> resumedAtOf(String answer) {
+        try {
+            JsonNode resumedAt = json.readTree(answer).get("resumedAt");
+            return resumedAt == null || !resumedAt.isTextual() ? Optional.empty()
+                    : Optional.of(Instant.parse(resumedAt.asText()));
+        } catch (IOException | RuntimeException unreadable) {
+            LOG.warnf("migration answer without a readable resumedAt: %s", answer);
+            return Optional.empty();
+        }
     }
 
     /**
@@ -197,10 +210,10 @@ public class MigrationSource {
     private void afterGivingUp(Migration migration) {
         Migration ended = records.find(migration.id()).orElse(migration);
         if (ended.phase() == MigrationPhase.COMPLETED) {
-            handedOver(migration, null, null); // the target committed though its answer was lost
+            handedOver(migration, null, Optional.empty(), null); // the target committed though its answer was lost
             return;
         }
-        records.recordTimes(migration.id(), OptionalLong.empty(), totalMillis(migration));
+        records.recordTimes(migration.id(), Optional.empty(), totalMillis(migration));
         reconciler.enqueue(migration.vmId());
     }
 

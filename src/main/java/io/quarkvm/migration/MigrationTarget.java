@@ -20,8 +20,8 @@ import org.jboss.logging.Logger;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
@@ -52,7 +52,7 @@ public class MigrationTarget implements IncomingMigrations {
     }
 
     @Override
-    public void receive(UUID migrationId, InputStream stream) throws IOException {
+    public Instant receive(UUID migrationId, InputStream stream) throws IOException {
         StepTimes steps = new StepTimes();
         MigrationRecords.Arriving arriving = records.arriving(migrationId).orElseThrow(() ->
                 new MigrationRefusedException(409, "node " + node.name() + " knows no migration " + migrationId));
@@ -89,7 +89,7 @@ public class MigrationTarget implements IncomingMigrations {
         boolean committed;
         try {
             committed = records.completeOnTarget(migrationId, node.name(), node.hypervisorKind(), provider.get(),
-                    OptionalLong.empty(), bootId);
+                    bootId);
         } catch (RuntimeException e) {
             reconciler.leftByMigration(migration.vmId());
             throw e;
@@ -103,9 +103,11 @@ public class MigrationTarget implements IncomingMigrations {
         steps.mark("commit");
         MigrationStep.TARGET_AFTER_COMMIT.haltIfAt(config.migration().haltAt());
         machine.resume();
+        Instant resumedAt = Instant.now();
         steps.mark("resume");
         LOG.infof("migration %s: VM %s runs on node %s now (from node %s; %s)", migrationId, migration.vmId(),
                 node.name(), migration.sourceNode(), steps);
+        return resumedAt;
     }
 
     private void requireTargetHere(Migration migration) {

@@ -6,6 +6,7 @@ import io.quarkvm.vmm.VirtualMachine;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.BitSet;
 import java.util.List;
 import java.util.UUID;
@@ -73,11 +74,13 @@ public final class OutgoingTransfer {
      * A finished transfer: the target has everything.
      *
      * @param rounds         rounds sent, the stop-and-copy round included
-     * @param pausedAtNanos  {@link System#nanoTime} when the VM was paused: where the downtime starts
+     * @param pausedAtNanos  {@link System#nanoTime} when the VM was asked to pause: where the downtime starts
+     * @param pausedAt       the same moment on this node's clock
      * @param lastRoundPages pages the stop-and-copy round sent
      * @param converged      the estimate reached the downtime limit (false: {@link Settings#maxRounds} ended it)
      */
-    public record Result(int rounds, long bytesSent, long pausedAtNanos, int lastRoundPages, boolean converged) {
+    public record Result(int rounds, long bytesSent, long pausedAtNanos, Instant pausedAt, int lastRoundPages,
+                         boolean converged) {
     }
 
     /** The transfer failed; the VM is as it was, except paused if {@link #pausedByTransfer} says so. */
@@ -164,6 +167,7 @@ public final class OutgoingTransfer {
             pausedByTransfer = vm.state() == VirtualMachine.State.RUNNING;
             // From the pause request on: the guest may still run until each vCPU has seen it, never counted out.
             long pausedAt = System.nanoTime();
+            Instant pausedAtInstant = Instant.now();
             List<VcpuState> states = vm.pauseAndCaptureVcpuStates();
             steps.mark("pause and capture vCPUs");
             if (!states.stream().map(VcpuState::identity).toList().equals(plugged)) {
@@ -180,7 +184,7 @@ public final class OutgoingTransfer {
             }
             writer.writeEnd();
             steps.mark("send vCPUs");
-            return new Result(rounds + 1, writer.bytesWritten(), pausedAt, lastRoundPages, converged);
+            return new Result(rounds + 1, writer.bytesWritten(), pausedAt, pausedAtInstant, lastRoundPages, converged);
         } catch (CancellationException e) {
             throw e;
         } catch (IOException | RuntimeException e) {

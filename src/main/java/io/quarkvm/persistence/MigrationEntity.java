@@ -67,12 +67,19 @@ public class MigrationEntity extends PanacheEntityBase {
     @Column(name = "ended_at")
     public Instant endedAt;
 
+    @Column(name = "paused_at")
+    public Instant pausedAt;
+
+    @Column(name = "resumed_at")
+    public Instant resumedAt;
+
     @Version
     public long version;
 
     public Migration toDomain() {
         return new Migration(id, vmId, sourceNode, targetNode, phase, downtimeLimitMs, rounds, bytesSent,
-                dirtyPagesLastRound, dirtyRateMiBs, converged, downtimeMs, totalMs, error, startedAt, endedAt);
+                dirtyPagesLastRound, dirtyRateMiBs, converged, downtimeMs, totalMs, error, startedAt, endedAt, pausedAt,
+                resumedAt);
     }
 
     /** SELECT ... FOR UPDATE: the caller decides on the phase it finds, and nobody changes it meanwhile. */

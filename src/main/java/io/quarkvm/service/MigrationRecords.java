@@ -147,7 +147,7 @@ public class MigrationRecords {
      * @param bootId the VM's open boot, which goes on on the target
      */
     public boolean completeOnTarget(UUID id, String targetNode, HypervisorKind hypervisor, VpIndexProvider provider,
-                                    OptionalLong downtimeMs, long bootId) {
+                                    long bootId) {
         return change(id, true, migration -> migration.phase == MigrationPhase.STOP_AND_COPY, (migration, vm) -> {
             if (!migration.targetNode.equals(targetNode)) {
                 throw new IllegalArgumentException("migration " + id + " goes to node " + migration.targetNode
@@ -160,7 +160,6 @@ public class MigrationRecords {
             Instant now = Instant.now();
             migration.phase = MigrationPhase.COMPLETED;
             migration.endedAt = now;
-            downtimeMs.ifPresent(ms -> migration.downtimeMs = ms);
             vm.node = targetNode;
             vm.phase = VmPhase.RUNNING;
             boot.resideOn(targetNode, hypervisor, provider, now, migration.id);
@@ -189,18 +188,39 @@ public class MigrationRecords {
     }
 
     /**
-     * The times the source measured, once the migration has ended, recorded once. False before it has ended, or
-     * when they were recorded already.
+     * How a handover went, as the source learnt it from the target's answer.
+     *
+     * @param downtimeMs from the pause request until the target's answer, on the source's clock
+     * @param pausedAt   the pause request, on the source's clock
+     * @param resumedAt  when the target had the VM running again, on its clock (empty: its answer did not say)
      */
-    public boolean recordTimes(UUID id, OptionalLong downtimeMs, long totalMs) {
-        if (totalMs < 0 || downtimeMs.orElse(0) < 0) {
-            throw new IllegalArgumentException("times are 0 ms or more: downtime " + downtimeMs + ", total " + totalMs);
+    public record Handover(long downtimeMs, Instant pausedAt, Optional<Instant> resumedAt) {
+        public Handover {
+            if (downtimeMs < 0) {
+                throw new IllegalArgumentException("a downtime is 0 ms or more: " + downtimeMs);
+            }
+        }
+    }
+
+    /**
+     * The times the source measured, once the migration has ended, recorded once: its total time, and the handover
+     * when the target's answer reached it. False before it has ended, or when they were recorded already.
+     */
+    public boolean recordTimes(UUID id, Optional<Handover> handover, long totalMs) {
+        if (totalMs < 0) {
+            throw new IllegalArgumentException("a total time is 0 ms or more: " + totalMs);
         }
         return change(id, false, migration -> migration.phase.isFinished() && migration.totalMs == null,
                 (migration, vm) -> {
-                    downtimeMs.ifPresent(ms -> migration.downtimeMs = ms);
+                    handover.ifPresent(times -> {
+                        migration.downtimeMs = times.downtimeMs();
+                        migration.pausedAt = times.pausedAt();
+                        migration.resumedAt = times.resumedAt().orElse(null);
+                    });
                     migration.totalMs = totalMs;
                     MigrationPhase outcome = migration.phase;
+                    OptionalLong downtimeMs = handover.map(times -> OptionalLong.of(times.downtimeMs()))
+                            .orElse(OptionalLong.empty());
                     return () -> metrics.timed(outcome, downtimeMs, totalMs);
                 }).isPresent();
     }

@@ -84,7 +84,8 @@ class MigrationResourceTest extends MigrationFixtures.WithSourceAndTarget {
                 .body("vmId", equalTo(vm.toString())).body("sourceNode", equalTo(source))
                 .body("targetNode", equalTo(target)).body("phase", equalTo("SETUP"))
                 .body("downtimeLimitMs", equalTo(50)).body("rounds", equalTo(0)).body("bytesSent", equalTo(0))
-                .body("dirtyPagesLastRound", nullValue()).body("downtimeMs", nullValue()).body("error", nullValue())
+                .body("dirtyPagesLastRound", nullValue()).body("downtimeMs", nullValue()).body("pausedAt", nullValue())
+                .body("resumedAt", nullValue()).body("error", nullValue())
                 .body("startedAt", notNullValue()).body("endedAt", nullValue());
         for (String field : CONTRACT_FIELDS) {
             created.then().body("$", hasKey(field));

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
@@ -47,6 +48,8 @@ class MigrationStreamRouteTest {
     @Priority(1)
     @ApplicationScoped
     public static class RecordingIncomingMigrations implements IncomingMigrations {
+        static final Instant RESUMED_AT = Instant.parse("2026-12-02T10:00:00.123456Z");
+
         private final ConcurrentHashMap<UUID, long[]> received = new ConcurrentHashMap<>();
         private final Set<UUID> refused = ConcurrentHashMap.newKeySet();
 
@@ -61,7 +64,7 @@ class MigrationStreamRouteTest {
         }
 
         @Override
-        public void receive(UUID migrationId, InputStream stream) throws IOException {
+        public Instant receive(UUID migrationId, InputStream stream) throws IOException {
             if (refused.contains(migrationId)) {
                 throw new MigrationRefusedException(409, "this node is not the migration's target");
             }
@@ -73,6 +76,7 @@ class MigrationStreamRouteTest {
                 length += read;
             }
             received.put(migrationId, new long[] {length, crc.getValue()});
+            return RESUMED_AT;
         }
     }
 
@@ -103,6 +107,8 @@ class MigrationStreamRouteTest {
         }, Duration.ofSeconds(10));
 
         assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+        assertThat(answer.body())
+                .isEqualTo("{\"outcome\":\"RUNNING\",\"resumedAt\":\"" + RecordingIncomingMigrations.RESUMED_AT + "\"}");
         assertThat(target.received(migration)).containsExactly(bytes.length, sent.getValue());
     }
 

@@ -10,6 +10,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,6 +81,11 @@ class MigrationIT {
                 assertThat(migration.getInt("rounds")).isPositive();
                 assertThat(migration.getBoolean("converged")).as("an idle guest's remainder fits 50 ms").isTrue();
                 assertThat(migration.getLong("downtimeMs")).isNotNegative();
+                // Both nodes read this host's clock: the guest's own downtime, within the source's measure of it.
+                Duration guestDowntime = Duration.between(Instant.parse(migration.getString("pausedAt")),
+                        Instant.parse(migration.getString("resumedAt")));
+                assertThat(guestDowntime).as("hop %d", hop).isPositive()
+                        .isLessThanOrEqualTo(Duration.ofMillis(migration.getLong("downtimeMs") + 1));
                 alpha.api().get("/api/v1/vms/" + id).then().body("node", equalTo(target)).body("phase", equalTo("RUNNING"));
                 assertThat(runningVms(nodes[hop % 2])).as("hop %d: runs on %s", hop, target).isEqualTo(1.0);
                 assertThat(runningVms(nodes[(hop + 1) % 2])).as("hop %d: and nowhere else", hop).isEqualTo(0.0);

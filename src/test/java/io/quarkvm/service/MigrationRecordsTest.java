@@ -18,9 +18,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -66,7 +67,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         UUID id = migrationOf(vm, target);
         assertThat(records.enterStopAndCopy(id, true, 1, 4096, 0, 0)).as("not before PRECOPY").isFalse();
         assertThat(records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), openBoot(vm))).as("not before STOP_AND_COPY").isFalse();
+                openBoot(vm))).as("not before STOP_AND_COPY").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.SETUP);
 
         assertThat(records.beginPrecopy(id)).isTrue();
@@ -120,17 +121,17 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         double completed = outcomes(MigrationPhase.COMPLETED);
 
         assertThatThrownBy(() -> records.completeOnTarget(id, source, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), boot)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(target);
+                boot)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(target);
         assertThatThrownBy(() -> records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), openBoot(runningVmOn(source)))).isInstanceOf(IllegalArgumentException.class)
+                openBoot(runningVmOn(source)))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("not an open boot");
         assertThat(migration(id).phase()).as("a refused commit changes nothing").isEqualTo(MigrationPhase.STOP_AND_COPY);
 
         assertThat(records.completeOnTarget(id, target, HypervisorKind.EMULATED, VpIndexProvider.KERNEL_SETTABLE,
-                OptionalLong.of(12), boot)).isTrue();
+                boot)).isTrue();
         Migration done = migration(id);
         assertThat(done.phase()).isEqualTo(MigrationPhase.COMPLETED);
-        assertThat(done.downtimeMs()).isEqualTo(12);
+        assertThat(done.downtimeMs()).as("the source's to record").isNull();
         assertThat(done.endedAt()).isNotNull();
         assertThat(nodeOf(vm)).isEqualTo(target);
         assertThat(phaseOf(vm)).isEqualTo(VmPhase.RUNNING);
@@ -151,7 +152,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
 
         assertThat(records.end(id, MigrationPhase.FAILED, "too late")).as("the source lost the race").isFalse();
         assertThat(records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), boot)).as("once").isFalse();
+                boot)).as("once").isFalse();
         assertThat(migration(id).phase()).isEqualTo(MigrationPhase.COMPLETED);
     }
 
@@ -162,21 +163,33 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         UUID id = inStopAndCopy(vm);
         long downtimes = timerCount("quarkvm.migration.downtime", MigrationPhase.COMPLETED);
         long totals = timerCount("quarkvm.migration.total", MigrationPhase.COMPLETED);
-        assertThat(records.recordTimes(id, OptionalLong.of(30), 900)).as("not before it has ended").isFalse();
+        Instant pausedAt = Instant.parse("2026-12-02T10:00:00.000100Z");
+        Instant resumedAt = Instant.parse("2026-12-02T10:00:00.004350Z");
+        Optional<MigrationRecords.Handover> handover = Optional.of(new MigrationRecords.Handover(30, pausedAt,
+                Optional.of(resumedAt)));
+        assertThat(records.recordTimes(id, handover, 900)).as("not before it has ended").isFalse();
         assertThat(records.completeOnTarget(id, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), boot)).isTrue();
-        assertThat(records.recordTimes(id, OptionalLong.of(30), 900)).isTrue();
-        assertThat(records.recordTimes(id, OptionalLong.of(31), 901)).as("once").isFalse();
+                boot)).isTrue();
+        assertThat(records.recordTimes(id, handover, 900)).isTrue();
+        assertThat(records.recordTimes(id, Optional.of(new MigrationRecords.Handover(31, pausedAt, Optional.empty())),
+                901)).as("once").isFalse();
         assertThat(migration(id).downtimeMs()).isEqualTo(30);
         assertThat(migration(id).totalMs()).isEqualTo(900);
+        assertThat(migration(id).pausedAt()).as("to the microsecond").isEqualTo(pausedAt);
+        assertThat(migration(id).resumedAt()).isEqualTo(resumedAt);
+        assertThat(given().get("/api/v1/migrations/" + id).then().statusCode(200).extract().<String>path("resumedAt"))
+                .isEqualTo("2026-12-02T10:00:00.004350Z");
+        assertThatThrownBy(() -> new MigrationRecords.Handover(-1, pausedAt, Optional.empty()))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThat(timerCount("quarkvm.migration.downtime", MigrationPhase.COMPLETED) - downtimes).isEqualTo(1);
         assertThat(timerCount("quarkvm.migration.total", MigrationPhase.COMPLETED) - totals).isEqualTo(1);
 
         UUID cancelled = migrationOf(runningVmOn(source), target);
         Migration cancel = migrations.cancel(cancelled);
         assertThat(cancel.totalMs()).as("a client's cancel records how long the migration took until it").isNotNull();
-        assertThat(records.recordTimes(cancelled, OptionalLong.empty(), 40)).as("the source comes too late").isFalse();
+        assertThat(records.recordTimes(cancelled, Optional.empty(), 40)).as("the source comes too late").isFalse();
         assertThat(migration(cancelled).downtimeMs()).as("never paused").isNull();
+        assertThat(migration(cancelled).pausedAt()).isNull();
         assertThat(migration(cancelled).totalMs()).isEqualTo(cancel.totalMs());
     }
 
@@ -219,8 +232,8 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         assertThat(records.recordRound(unknown, 1, 1, 1, 1)).isFalse();
         assertThat(records.enterStopAndCopy(unknown, true, 1, 4096, 0, 0)).isFalse();
         assertThat(records.completeOnTarget(unknown, target, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                OptionalLong.empty(), 1)).isFalse();
-        assertThat(records.recordTimes(unknown, OptionalLong.empty(), 1)).isFalse();
+                1)).isFalse();
+        assertThat(records.recordTimes(unknown, Optional.empty(), 1)).isFalse();
         assertThat(records.end(unknown, MigrationPhase.FAILED, "no")).isFalse();
     }
 
@@ -299,7 +312,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
             UUID id = inStopAndCopy(vm, to);
             List<Object> outcome = concurrently(
                     () -> records.completeOnTarget(id, to, HypervisorKind.KVM, VpIndexProvider.USERSPACE_MSR,
-                            OptionalLong.empty(), boot),
+                            boot),
                     () -> records.end(id, MigrationPhase.FAILED, "test: the source gave up"));
             boolean committed = (Boolean) outcome.get(0);
             assertThat(committed).as("race %d: exactly one wins", race).isNotEqualTo(outcome.get(1));
@@ -321,7 +334,7 @@ class MigrationRecordsTest extends MigrationFixtures.WithSourceAndTarget {
         records.beginPrecopy(id);
         records.recordRound(id, 1, 8192, 2, 0.5);
         migrations.cancel(id);
-        records.recordTimes(id, OptionalLong.empty(), 25);
+        records.recordTimes(id, Optional.empty(), 25);
         String exposed = given().get("/q/metrics").then().statusCode(200).extract().asString();
         assertThat(exposed).contains("quarkvm_migration_outcomes_total{phase=\"CANCELLED\"}",
                 "quarkvm_migration_outcomes_total{phase=\"COMPLETED\"}", "quarkvm_migration_outcomes_total{phase=\"FAILED\"}",

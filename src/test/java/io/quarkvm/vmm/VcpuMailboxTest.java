@@ -46,7 +46,6 @@ class VcpuMailboxTest {
         ProbeReports reports = new ProbeReports(2);
         try (VirtualMachine vm = spinning(reports)) {
             long kicksBefore = vm.counters(1).kicksTaken();
-            long beatsBefore = vm.heartbeats(1);
 
             Seen first = vm.onVcpuThread(1, vcpu -> new Seen(Thread.currentThread(), vcpu.getRegs()))
                     .get(WAIT_SECONDS, TimeUnit.SECONDS);
@@ -67,7 +66,8 @@ class VcpuMailboxTest {
                     .isBetween(GuestLayout.stackTopOf(0) - GuestLayout.STACK_SIZE, GuestLayout.stackTopOf(0));
             assertThat(vm.counters(1).kicksTaken()).as("the tasks were let in by kicks out of the guest")
                     .isGreaterThan(kicksBefore);
-            assertThat(vm.heartbeats(1)).as("the guest ran while the tasks were posted").isGreaterThan(beatsBefore);
+            // Not asserted right after the tasks: on a loaded host three short tasks may come and go before the guest's
+            // next heartbeat. That it carries on is what counts.
             awaitHeartbeatsGrowing(vm, 1);
             assertThat(vm.state()).isEqualTo(VirtualMachine.State.RUNNING);
         }
