@@ -30,7 +30,7 @@ public class BootRecorder {
             boot.vmId = vmId;
             boot.boot = GuestBootEntity.nextBootNumber(vmId);
             boot.startedAt = Instant.now();
-            boot.resideOn(node, hypervisor, provider, boot.startedAt, null);
+            boot.openOn(node, hypervisor, provider, boot.startedAt);
             vcpus.forEach(identity -> boot.vcpus.add(observationRow(boot, identity)));
             boot.persist();
             return boot.id;

@@ -68,14 +68,14 @@ public class GuestBootEntity extends PanacheEntityBase {
     }
 
     /**
-     * From {@code at} the boot runs on this node, hypervisor and provider: the node it opens on ({@code migrationId}
-     * null), or the one a migration moved it to.
+     * From {@code at} the boot runs on this node, hypervisor and provider, where it opened (a migration moves it in
+     * io.quarkvm.service.MigrationRecords#completeOnTarget, one statement).
      */
-    public void resideOn(String node, HypervisorKind hypervisor, VpIndexProvider provider, Instant at, UUID migrationId) {
+    public void openOn(String node, HypervisorKind hypervisor, VpIndexProvider provider, Instant at) {
         this.node = node;
         this.hypervisor = hypervisor.name();
         this.provider = provider.name();
-        residences.add(GuestBootResidenceEntity.of(this, at, migrationId));
+        residences.add(GuestBootResidenceEntity.openedOn(this, at));
     }
 
     public Optional<GuestVcpuObservationEntity> vcpu(int cpuIndex) {

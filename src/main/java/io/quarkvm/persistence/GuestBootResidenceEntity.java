@@ -45,14 +45,14 @@ public class GuestBootResidenceEntity extends PanacheEntityBase {
     @Column(name = "migration_id", updatable = false)
     public UUID migrationId;
 
-    static GuestBootResidenceEntity of(GuestBootEntity boot, Instant arrivedAt, UUID migrationId) {
+    /** Where the boot opened: its node, hypervisor and provider, no migration. */
+    static GuestBootResidenceEntity openedOn(GuestBootEntity boot, Instant arrivedAt) {
         GuestBootResidenceEntity residence = new GuestBootResidenceEntity();
         residence.boot = boot;
         residence.node = boot.node;
         residence.hypervisor = boot.hypervisor;
         residence.provider = boot.provider;
         residence.arrivedAt = arrivedAt;
-        residence.migrationId = migrationId;
         return residence;
     }
 }

@@ -143,28 +143,84 @@ public class MigrationRecords {
      * a target that dies before it resumed it cold-boots it when it returns), its open boot moved there (node, hypervisor,
      * provider, and a residence row naming this migration). False when the source gave up first: the target then
      * discards its copy, which never ran.
+     * <p>
+     * Every round trip here is downtime, so the change is one statement ({@link #HANDOVER_COMMIT}), then one read for
+     * the event, the event, the commit; the same rules as {@link #change}'s, the VM's row locked first.
      *
      * @param bootId the VM's open boot, which goes on on the target
+     * @throws IllegalArgumentException the migration goes to another node, or the boot is not the VM's open one
      */
     public boolean completeOnTarget(UUID id, String targetNode, HypervisorKind hypervisor, VpIndexProvider provider,
                                     long bootId) {
-        return change(id, true, migration -> migration.phase == MigrationPhase.STOP_AND_COPY, (migration, vm) -> {
-            if (!migration.targetNode.equals(targetNode)) {
-                throw new IllegalArgumentException("migration " + id + " goes to node " + migration.targetNode
-                        + ", not " + targetNode);
+        Optional<Migration> completed = QuarkusTransaction.requiringNew().call(() -> {
+            Object[] changed = (Object[]) VmEntity.getEntityManager().createNativeQuery(HANDOVER_COMMIT)
+                    .setParameter("id", id).setParameter("target", targetNode).setParameter("boot", bootId)
+                    .setParameter("hypervisor", hypervisor.name()).setParameter("provider", provider.name())
+                    .setParameter("now", Instant.now()).getSingleResult();
+            if (((Number) changed[0]).longValue() == 0) {
+                requireHandoverTo(id, targetNode, bootId);
+                return Optional.<Migration>empty();
             }
-            GuestBootEntity boot = GuestBootEntity.findById(bootId);
-            if (boot == null || !boot.vmId.equals(vm.id) || boot.endedAt != null) {
-                throw new IllegalArgumentException("boot " + bootId + " is not an open boot of VM " + vm.name);
+            if (((Number) changed[1]).longValue() != 1 || ((Number) changed[2]).longValue() != 1) {
+                throw new IllegalStateException("the handover of migration " + id + " placed " + changed[1]
+                        + " VM(s) and moved " + changed[2] + " boot(s), not one of each: nothing of it is kept");
             }
-            Instant now = Instant.now();
-            migration.phase = MigrationPhase.COMPLETED;
-            migration.endedAt = now;
-            vm.node = targetNode;
-            vm.phase = VmPhase.RUNNING;
-            boot.resideOn(targetNode, hypervisor, provider, now, migration.id);
-            return () -> metrics.ended(MigrationPhase.COMPLETED);
-        }).isPresent();
+            Object[] rows = VmEntity.getEntityManager().createQuery("select m, vm from MigrationEntity m, VmEntity vm "
+                    + "where m.id = ?1 and vm.id = m.vmId", Object[].class).setParameter(1, id).getSingleResult();
+            Migration migration = ((MigrationEntity) rows[0]).toDomain();
+            notifications.announce(VmEvent.ofMigration((VmEntity) rows[1], migration));
+            return Optional.of(migration);
+        });
+        completed.ifPresent(done -> {
+            phaseChanges.recorded();
+            metrics.ended(MigrationPhase.COMPLETED);
+        });
+        return completed.isPresent();
+    }
+
+    /**
+     * STOP_AND_COPY → COMPLETED for the migration (:id), to the node (:target) it goes to, with the VM (locked first,
+     * as {@link #change} does), its open boot (:boot) and a residence row (:hypervisor, :provider, at :now), all or
+     * none; the counts of migrations completed, VMs placed and residences added. Under READ COMMITTED, a source that
+     * ended the migration while this waited for the VM's lock leaves nothing to complete (the re-checked phase).
+     */
+    private static final String HANDOVER_COMMIT = """
+            WITH locked_vm AS (
+                SELECT vm.id FROM vm JOIN migration m ON m.vm_id = vm.id WHERE m.id = :id FOR UPDATE OF vm
+            ), completed AS (
+                UPDATE migration m SET phase = 'COMPLETED', ended_at = :now, version = m.version + 1
+                WHERE m.id = :id AND m.phase = 'STOP_AND_COPY' AND m.target_node = :target
+                  AND m.vm_id IN (SELECT id FROM locked_vm)
+                  AND EXISTS (SELECT 1 FROM guest_boot b WHERE b.id = :boot AND b.vm_id = m.vm_id AND b.ended_at IS NULL)
+                RETURNING m.vm_id
+            ), placed AS (
+                UPDATE vm SET node = :target, phase = 'RUNNING' FROM completed WHERE vm.id = completed.vm_id
+                RETURNING vm.id
+            ), moved AS (
+                UPDATE guest_boot b SET node = :target, hypervisor = :hypervisor, provider = :provider
+                FROM completed WHERE b.id = :boot AND b.vm_id = completed.vm_id AND b.ended_at IS NULL
+                RETURNING b.id
+            ), arrived AS (
+                INSERT INTO guest_boot_residence (boot_id, node, hypervisor, provider, arrived_at, migration_id)
+                SELECT moved.id, :target, :hypervisor, :provider, :now, :id FROM moved
+                RETURNING id
+            )
+            SELECT (SELECT count(*) FROM completed), (SELECT count(*) FROM placed), (SELECT count(*) FROM arrived)
+            """;
+
+    /** Why nothing was completed: returns when the migration is not (or no longer) in STOP_AND_COPY. */
+    private static void requireHandoverTo(UUID id, String targetNode, long bootId) {
+        MigrationEntity migration = MigrationEntity.findById(id);
+        if (migration == null || migration.phase != MigrationPhase.STOP_AND_COPY) {
+            return;
+        }
+        if (!migration.targetNode.equals(targetNode)) {
+            throw new IllegalArgumentException("migration " + id + " goes to node " + migration.targetNode
+                    + ", not " + targetNode);
+        }
+        VmEntity vm = VmEntity.findById(migration.vmId);
+        throw new IllegalArgumentException("boot " + bootId + " is not an open boot of VM "
+                + (vm == null ? migration.vmId : vm.name));
     }
 
     /**
