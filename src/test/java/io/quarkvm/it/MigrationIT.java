@@ -197,6 +197,40 @@ class MigrationIT {
     }
 
     /**
+     * A guest that writes memory faster than the downtime limit allows never converges: after
+     * quarkvm.migration.max-rounds (1 here, on the source, beta) the source stops and copies anyway, the migration
+     * says so (converged false after the one pre-copy round allowed), and the VM arrives whole.
+     */
+    @Test
+    void aGuestThatNeverConvergesIsStoppedAndCopiedAfterTheRoundLimitAndSaysSo() throws Exception {
+        try (ServiceProcess beta = beta(Map.of("quarkvm.migration.max-rounds", "1"))) {
+            String id = beta.api().contentType("application/json")
+                    .body("{\"name\":\"never-converges\",\"machineType\":\"quarkvm-3.0\",\"memoryMiB\":128,"
+                            + "\"topology\":{\"sockets\":1,\"cores\":1,\"threads\":1},"
+                            + "\"guest\":{\"kind\":\"dirty-memory\"}}")
+                    .post("/api/v1/vms").then().statusCode(201).extract().path("id");
+            beta.api().post("/api/v1/vms/" + id + "/start?wait=30").then().statusCode(200)
+                    .body("phase", equalTo("RUNNING")).body("node", equalTo("beta"));
+            // Its 64 MiB working set written once (it writes 64 MiB a second), so that round 0 carries all of it and
+            // what the guest writes meanwhile (some MiB) cannot be sent within the 1 ms limit.
+            Thread.sleep(1500);
+            String location = beta.api().contentType("application/json")
+                    .body("{\"targetNode\":\"alpha\",\"downtimeLimitMs\":1}")
+                    .post("/api/v1/vms/" + id + "/migrations").then().statusCode(202).extract().header("Location");
+            JsonPath migration = JsonPath.from(beta.api().get(location.substring(location.indexOf("/api/"))
+                    + "?wait=60").then().statusCode(200).extract().asString());
+            assertThat(migration.getString("phase")).as(migration.prettify()).isEqualTo("COMPLETED");
+            assertThat(migration.getBoolean("converged")).as("the round limit ended pre-copy").isFalse();
+            assertThat(migration.getInt("rounds")).as("pre-copy rounds").isEqualTo(1);
+            assertThat(migration.getLong("bytesSent")).as("its 64 MiB working set at least").isGreaterThan(64L << 20);
+            assertThat(migration.getLong("dirtyPagesLastRound")).as("what it wrote during round 0").isPositive();
+            alpha.api().get("/api/v1/vms/" + id).then().body("node", equalTo("alpha")).body("phase", equalTo("RUNNING"));
+            assertThat(runningVms(beta)).isEqualTo(0.0);
+            stopAndDelete(alpha, id);
+        }
+    }
+
+    /**
      * The stream damaged between the nodes, a few KiB in (inside the memory of round 0): cut off, or one byte flipped.
      * The target builds nothing that runs, the migration ends FAILED with the reason, and the VM runs on its source,
      * the same boot, its heartbeats going on.
