@@ -79,7 +79,8 @@ public class MigrationSource {
             senders.execute(() -> {
                 try {
                     due.migration().filter(migration -> !migration.phase().isFinished())
-                            .or(() -> unfinishedMigrationOf(due.vmId())).ifPresent(this::send);
+                            .or(() -> unfinishedMigrationOf(due.vmId()))
+                            .ifPresent(migration -> send(migration, due.targetUrl()));
                 } catch (RuntimeException e) {
                     LOG.errorf(e, "the migration of VM %s failed on its source", due.vmId());
                 } finally {
@@ -100,7 +101,7 @@ public class MigrationSource {
                 .map(MigrationEntity::toDomain));
     }
 
-    private void send(Migration migration) {
+    private void send(Migration migration, Optional<String> knownTargetUrl) {
         UUID id = migration.id();
         if (!migration.sourceNode().equals(node.name())) {
             return;
@@ -122,8 +123,8 @@ public class MigrationSource {
             }
         };
         VirtualMachine machine = running.get();
-        String targetUrl = QuarkusTransaction.requiringNew().call(() ->
-                NodeEntity.<NodeEntity>findByIdOptional(migration.targetNode()).map(target -> target.url).orElse(null));
+        String targetUrl = knownTargetUrl.orElseGet(() -> QuarkusTransaction.requiringNew().call(() ->
+                NodeEntity.<NodeEntity>findByIdOptional(migration.targetNode()).map(target -> target.url).orElse(null)));
         if (targetUrl == null) {
             giveUp(migration, MigrationPhase.FAILED, "target node " + migration.targetNode() + " has no address");
             return;

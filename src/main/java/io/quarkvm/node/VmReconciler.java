@@ -191,7 +191,7 @@ public class VmReconciler {
         });
         if (vm != null && vm.phase.isHandover()) {
             if (vm.phase == VmPhase.MIGRATING_OUT && node.name().equals(vm.node)) {
-                migrationsDue.fire(new MigrationDue(vmId, Optional.empty())); // this node is the source: it runs the migration
+                migrationsDue.fire(MigrationDue.of(vmId)); // this node is the source: it runs the migration
             }
             return Duration.ZERO; // the migration's until it records how the handover ended
         }

@@ -11,6 +11,7 @@ import io.quarkvm.node.NodeDirectory;
 import io.quarkvm.node.PhaseChanges;
 import io.quarkvm.persistence.DatabaseNotifications;
 import io.quarkvm.persistence.MigrationEntity;
+import io.quarkvm.persistence.NodeEntity;
 import io.quarkvm.persistence.VmEntity;
 import io.quarkvm.persistence.VmEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -57,7 +58,7 @@ public class MigrationService {
     public Migration create(UUID vmId, String targetNode, Long downtimeLimitMs) {
         int downtimeLimit = MigrationRules.downtimeLimitMs(downtimeLimitMs);
         String target = MigrationRules.targetNode(targetNode);
-        Migration created;
+        MigrationDue created;
         try {
             created = QuarkusTransaction.requiringNew().call(() -> {
                 VmEntity vm = VmEntity.<VmEntity>findByIdOptional(vmId, LockModeType.PESSIMISTIC_WRITE)
@@ -81,7 +82,9 @@ public class MigrationService {
                 VmEntity.flush();
                 Migration recorded = migration.toDomain();
                 notifications.announce(VmEvent.ofMigration(vm, recorded));
-                return recorded;
+                // The target's row, which the checks read (and found): from the session, no second query.
+                String targetUrl = NodeEntity.<NodeEntity>findById(target).url;
+                return new MigrationDue(vmId, Optional.of(recorded), Optional.ofNullable(targetUrl));
             });
         } catch (RuntimeException e) {
             if (VmService.isUniqueViolation(e, ONE_UNFINISHED_PER_VM)) {
@@ -91,8 +94,8 @@ public class MigrationService {
             throw e;
         }
         phaseChanges.recorded();
-        migrationsDue.fire(new MigrationDue(vmId, Optional.of(created)));
-        return created;
+        migrationsDue.fire(created);
+        return created.migration().orElseThrow();
     }
 
     /**
